@@ -1,0 +1,1 @@
+"""ppl-vae: the variational-autoencoder family as Pyro probabilistic programs."""

@@ -1,0 +1,218 @@
+"""The command line: list, train, evaluate, sample. Flags map onto the plain configs of data, variant and training;
+a run writes its whole configuration to runs/<name>/config.json, from which it can be re-run or resumed."""
+import argparse
+import math
+import shutil
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pyro
+import torch
+
+from ppl_vae import plots, rundir
+from ppl_vae.data import BINARIZATIONS, DataConfig, DataError, Dataset
+from ppl_vae.evaluate import mean_elbo
+from ppl_vae.train import ELBOS, TrainConfig, fit
+from ppl_vae.variants import VARIANTS
+
+# train flags: flag -> (config section, field, type, help); a flag left out keeps the config's value.
+TRAIN_FLAGS = {
+    "--epochs": ("train", "epochs", "positive", "epochs in all (with --resume: extend the run to this many)"),
+    "--batch-size": ("train", "batch_size", "positive", "images per SVI step"),
+    "--lr": ("train", "lr", float, "Adam learning rate"),
+    "--elbo": ("train", "elbo", sorted(ELBOS), "trace: Trace_ELBO; meanfield: TraceMeanField_ELBO (analytic KL)"),
+    "--num-particles": ("train", "num_particles", "positive", "samples of z per image per step, vectorized"),
+    "--beta": ("train", "beta", float, "weight of the KL term (beta-VAE); 1 gives the ELBO"),
+    "--latent": ("model", "latent", "positive", "latent dimension"),
+    "--hidden": ("model", "hidden", "sizes", "hidden layer sizes of the encoder and decoder MLPs"),
+    "--dataset": ("data", "dataset", str, "mnist | PATH.npz | IDX_FOLDER | torchvision:NAME"),
+    "--binarize": ("data", "binarize", list(BINARIZATIONS), "dynamic (default) | static | none"),
+    "--train-on-valid": ("data", "train_on_valid", bool, "train on train + validation images (60k for MNIST)"),
+    "--subset": ("data", "subset", "positive", "keep only the first N images of each split"),
+    "--download": ("data", "download", bool, "let torchvision download its dataset (online only)"),
+    "--data-root": ("data", "root", str, "folder for torchvision's files"),
+}
+RESUMABLE = {"epochs", "device"}  # what may change when a run is resumed
+
+
+def positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def add_flag(parser, flag, kind, help):
+    if kind is bool:
+        parser.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=help)
+    elif isinstance(kind, list):
+        parser.add_argument(flag, choices=kind, default=argparse.SUPPRESS, help=help)
+    elif kind == "sizes":
+        parser.add_argument(flag, type=positive, nargs="+", default=argparse.SUPPRESS, help=help)
+    else:
+        parser.add_argument(flag, type=positive if kind == "positive" else kind, default=argparse.SUPPRESS, help=help)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="run.py", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list the variants, one per line")
+
+    train = commands.add_parser("train", help="train a variant; writes runs/<name>/")
+    train.add_argument("--model", choices=sorted(VARIANTS), default=argparse.SUPPRESS, help="variant (default vae)")
+    for flag, (_, _, kind, help) in TRAIN_FLAGS.items():
+        add_flag(train, flag, kind, help)
+    train.add_argument("--seed", type=int, default=argparse.SUPPRESS, help="seed of networks, batches, samples")
+    train.add_argument("--config", type=Path, help="start from this config.json (flags override it)")
+    train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run from its last checkpoint")
+    train.add_argument("--name", help="run folder name (default <model>-<date>-<time>)")
+    train.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where run folders go (default runs/)")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing run folder of the same name")
+
+    evaluate = commands.add_parser("evaluate", help="ELBO of a trained run on the test and validation images")
+    evaluate.add_argument("run_dir", type=Path)
+    sample = commands.add_parser("sample", help="draw images from a trained run's model")
+    sample.add_argument("run_dir", type=Path)
+    sample.add_argument("-n", type=positive, default=64, help="number of samples (default 64)")
+    sample.add_argument("-o", "--output", type=Path, help="PNG to write (default RUN_DIR/samples.png)")
+    for command in (train, evaluate, sample):
+        command.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    return parser
+
+
+def resolve_device(name):
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DataError("--device cuda: no CUDA device is visible to this torch build; use --device cpu or auto")
+    return torch.device("cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu")
+
+
+def default_config(variant_name):
+    return {"variant": variant_name, "seed": 0, "model": asdict(VARIANTS[variant_name].config()),
+            "data": asdict(DataConfig()), "train": asdict(TrainConfig())}
+
+
+def train_config(args):
+    """The run's configuration: defaults (or --config), then the flags given on the command line."""
+    given = vars(args)
+    if args.config:
+        config = rundir.read_json(args.config)
+        if "model" in given and given["model"] != config["variant"]:
+            config = default_config(given["model"])
+    else:
+        config = default_config(given.get("model", "vae"))
+    for flag, (section, field, _, _) in TRAIN_FLAGS.items():
+        key = flag[2:].replace("-", "_")
+        if key in given:
+            config[section][field] = given[key]
+    if "seed" in given:
+        config["seed"] = given["seed"]
+    return config
+
+
+def load_run(run_dir, device, with_data=True):
+    """A trained run's config, (model, guide) with the checkpoint's weights on `device`, and its dataset."""
+    config = rundir.read_json(Path(run_dir) / rundir.CONFIG)
+    state = rundir.load_checkpoint(run_dir)
+    model, guide = build(config, math.prod(config["image_shape"]), device)
+    model.load_state_dict(state["model"])
+    guide.load_state_dict(state["guide"])
+    data = Dataset(DataConfig(**config["data"]), device, config["seed"]) if with_data else None
+    return config, model, guide, data
+
+
+def build(config, data_dim, device):
+    pyro.set_rng_seed(config["seed"])
+    variant = VARIANTS[config["variant"]]
+    model, guide = variant.build(variant.config(**config["model"]), data_dim)
+    return model.to(device), guide.to(device)
+
+
+def new_run_dir(args, config):
+    name = args.name or f"{config['variant']}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = args.runs_dir / name
+    if run_dir.exists():
+        if not args.overwrite:
+            raise FileExistsError(f"{run_dir} exists; pick another --name, --resume it, or pass --overwrite")
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def cmd_train(args):
+    device = resolve_device(args.device)
+    if args.resume:
+        changed = set(vars(args)) - RESUMABLE - {"command", "config", "resume", "name", "runs_dir", "overwrite"}
+        if changed:
+            raise ValueError(f"--resume continues {args.resume} as configured; only --epochs and --device may be "
+                             f"given with it (got {', '.join(sorted(changed))})")
+        run_dir = args.resume
+        config = rundir.read_json(run_dir / rundir.CONFIG)
+        config["train"]["epochs"] = getattr(args, "epochs", config["train"]["epochs"])
+    else:
+        config = train_config(args)
+    train_cfg = TrainConfig(**config["train"])
+    data = Dataset(DataConfig(**config["data"]), device, config["seed"])
+    model, guide = build(config, data.dim, device)
+    if not args.resume:
+        run_dir = new_run_dir(args, config)
+    config["image_shape"] = list(data.image_shape)
+    config["versions"] = {"torch": torch.__version__, "pyro": pyro.__version__, "python": sys.version.split()[0]}
+    rundir.write_json(run_dir / rundir.CONFIG, config)
+    print(f"run folder: {run_dir}   device: {device}   train images: {len(data.images['train'])}")
+    try:
+        metrics = fit(model, guide, data, train_cfg, run_dir, resume=bool(args.resume))
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; continue with: python run.py train --resume {run_dir}", file=sys.stderr)
+        return 130
+    save_pictures(run_dir, model, guide, data, metrics, device)
+    if metrics:
+        print(f"validation ELBO {metrics[-1]['valid_elbo']:.2f} nats per image after {metrics[-1]['epoch']} epochs")
+    print(f"wrote {run_dir}/: config.json metrics.jsonl checkpoint.pt samples.png reconstructions.png curves.png")
+    return 0
+
+
+def save_pictures(run_dir, model, guide, data, metrics, device):
+    plots.save_samples(run_dir / "samples.png", model, 64, data.dim, data.image_shape, device)
+    plots.save_reconstructions(run_dir / "reconstructions.png", model, guide, data.images["test"][:32], data.image_shape)
+    plots.save_curves(run_dir / "curves.png", rundir.read_metrics(run_dir) or metrics)
+
+
+def cmd_evaluate(args):
+    device = resolve_device(args.device)
+    config, model, guide, data = load_run(args.run_dir, device)
+    elbo = ELBOS[config["train"]["elbo"]]()
+    batch_size = config["train"]["batch_size"]
+    results = {}
+    for split in ("valid", "test"):
+        results[f"{split}_elbo"] = mean_elbo(model, guide, data.batches(split, batch_size, shuffle=False), elbo)
+        print(f"{split:5s} ELBO {results[f'{split}_elbo']:9.3f} nats per image "
+              f"({len(data.images[split])} images, {type(elbo).__name__}, binarization {config['data']['binarize']})")
+    rundir.write_json(args.run_dir / "evaluation.json", results)
+    return 0
+
+
+def cmd_sample(args):
+    device = resolve_device(args.device)
+    config, model, _, _ = load_run(args.run_dir, device, with_data=False)
+    output = args.output or args.run_dir / "samples.png"
+    plots.save_samples(output, model, args.n, math.prod(config["image_shape"]), config["image_shape"], device)
+    print(f"wrote {output}")
+    return 0
+
+
+def cmd_list(args):
+    for name, variant in VARIANTS.items():
+        print(f"{name:12s} {variant.summary}")
+    return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    command = {"list": cmd_list, "train": cmd_train, "evaluate": cmd_evaluate, "sample": cmd_sample}[args.command]
+    try:
+        return command(args)
+    except (DataError, FileExistsError, FileNotFoundError, ValueError) as e:
+        print(f"run.py {args.command}: error: {e}", file=sys.stderr)
+        return 2

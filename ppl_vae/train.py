@@ -1,0 +1,103 @@
+"""Stochastic variational inference for any (model, guide) pair: epochs of steps on a Pyro ELBO, progress,
+metrics and checkpoints in the run folder, resumable to the same numbers."""
+import time
+from dataclasses import dataclass
+
+import pyro
+import torch
+from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
+from pyro.poutine.scale_messenger import ScaleMessenger
+from tqdm import tqdm
+
+from ppl_vae import rundir
+from ppl_vae.evaluate import mean_elbo
+
+ELBOS = {"trace": Trace_ELBO, "meanfield": TraceMeanField_ELBO}
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 100
+    lr: float = 1e-3
+    elbo: str = "meanfield"  # trace: Trace_ELBO, Monte Carlo KL; meanfield: TraceMeanField_ELBO, analytic KL
+    num_particles: int = 1  # samples of z per image in each gradient estimate, vectorized
+    beta: float = 1.0  # weight of the KL term (beta-VAE, Higgins et al. 2017); 1 is the ELBO
+
+
+def make_elbo(cfg: TrainConfig):
+    if cfg.elbo not in ELBOS:
+        raise ValueError(f"unknown ELBO {cfg.elbo!r}; choose one of {sorted(ELBOS)}")
+    return ELBOS[cfg.elbo](num_particles=cfg.num_particles, vectorize_particles=cfg.num_particles > 1)
+
+
+class ScaleLatents(ScaleMessenger):
+    """poutine.scale restricted to latent (unobserved) sample sites. Applied to both model and guide it multiplies
+    log p(z) and log q(z | x), so the ELBO's KL term is scaled and the likelihood term is not (beta-VAE)."""
+
+    def _process_message(self, msg):
+        if not msg["is_observed"]:
+            super()._process_message(msg)
+
+
+def make_optimizer(model, guide, lr):
+    # One fused Adam over all parameters: the per-parameter loop of the default Adam costs more than Pyro's tracing.
+    return torch.optim.Adam([*model.parameters(), *guide.parameters()], lr=lr, fused=True)
+
+
+def train_epoch(model, guide, elbo, optimizer, batches, progress=None):
+    """One pass of SVI steps over `batches`; returns the mean training objective per image (the ELBO if beta = 1)."""
+    total, count = 0.0, 0
+    for step, x in enumerate(batches):
+        total -= elbo.loss_and_grads(model, guide, x)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        count += len(x)
+        if progress is not None:
+            progress.update(len(x))
+            if step % 20 == 0:
+                progress.set_postfix(elbo=f"{total / count:.2f}", refresh=False)
+    return total / count
+
+
+def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False):
+    """Train for cfg.epochs epochs (in all), writing metrics.jsonl and checkpoint.pt into run_dir after each epoch.
+
+    The caller seeds the RNG before building the networks; with resume=True the networks, the optimizer and the RNG
+    continue from the checkpoint, so an interrupted run ends with the same numbers as an uninterrupted one.
+    """
+    pyro.clear_param_store()  # the modules hold the parameters; the store only names them
+    elbo = make_elbo(cfg)
+    train_model, train_guide = model, guide
+    if cfg.beta != 1:
+        train_model, train_guide = ScaleLatents(cfg.beta)(model), ScaleLatents(cfg.beta)(guide)
+    optimizer = make_optimizer(model, guide, cfg.lr)
+    metrics = []
+    if resume:
+        state = rundir.load_checkpoint(run_dir)
+        model.load_state_dict(state["model"])
+        guide.load_state_dict(state["guide"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        if torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        metrics = rundir.read_metrics(run_dir)[: state["epoch"]]  # drop an epoch logged after the last checkpoint
+    for epoch in range(len(metrics) + 1, cfg.epochs + 1):
+        start = time.perf_counter()
+        with tqdm(total=len(data.images["train"]), desc=f"epoch {epoch}/{cfg.epochs}", unit="img") as progress:
+            batches = data.batches("train", cfg.batch_size)
+            train_elbo = train_epoch(train_model, train_guide, elbo, optimizer, batches, progress)
+            valid_elbo = mean_elbo(model, guide, data.batches("valid", cfg.batch_size, shuffle=False), ELBOS[cfg.elbo]())
+            progress.set_postfix(elbo=f"{train_elbo:.2f}", valid=f"{valid_elbo:.2f}")
+        metrics.append({"epoch": epoch, "train_elbo": train_elbo, "valid_elbo": valid_elbo,
+                        "seconds": time.perf_counter() - start})
+        rundir.write_metrics(run_dir, metrics)
+        rundir.save_checkpoint(run_dir, {
+            "epoch": epoch,
+            "model": model.state_dict(),
+            "guide": guide.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        })
+    return metrics

@@ -1,0 +1,85 @@
+"""The command line on a tiny MNIST subset: the run folder, resume, re-run from config.json, and bad input."""
+import json
+
+import pytest
+import torch
+
+from ppl_vae import rundir
+from ppl_vae.cli import main
+
+TINY = ["--subset", "300", "--batch-size", "50", "--hidden", "32", "--latent", "4"]
+RUN_FILES = {"config.json", "metrics.jsonl", "checkpoint.pt", "samples.png", "reconstructions.png", "curves.png"}
+
+
+def train(tmp_path, name, *flags):
+    assert main(["train", *TINY, "--runs-dir", str(tmp_path), "--name", name, *flags]) == 0
+    return tmp_path / name
+
+
+def numbers(run_dir):
+    """Metrics without the wall-clock seconds, and the trained weights."""
+    metrics = [{k: v for k, v in m.items() if k != "seconds"} for m in rundir.read_metrics(run_dir)]
+    return metrics, rundir.load_checkpoint(run_dir)["model"]
+
+
+def assert_same_numbers(a, b):
+    (metrics_a, weights_a), (metrics_b, weights_b) = numbers(a), numbers(b)
+    assert metrics_a == metrics_b
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+
+
+def test_train_writes_the_run_folder_and_evaluate_and_sample_read_it(tmp_path, capsys):
+    run_dir = train(tmp_path, "tiny", "--epochs", "2")
+    assert RUN_FILES <= {p.name for p in run_dir.iterdir()}
+    assert [m["epoch"] for m in rundir.read_metrics(run_dir)] == [1, 2]
+    assert main(["evaluate", str(run_dir)]) == 0
+    results = json.loads((run_dir / "evaluation.json").read_text())
+    assert -543.0 < results["test_elbo"] < 0  # a bound on log p(x) of 784 binary pixels, better than coin flips
+    assert f"test  ELBO {results['test_elbo']:9.3f}" in capsys.readouterr().out
+    assert main(["sample", str(run_dir), "-n", "16", "-o", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_resume_gives_the_same_numbers_as_a_straight_run(tmp_path):
+    straight = train(tmp_path, "straight", "--epochs", "2")
+    interrupted = train(tmp_path, "interrupted", "--epochs", "1")
+    assert main(["train", "--resume", str(interrupted), "--epochs", "2"]) == 0
+    assert_same_numbers(straight, interrupted)
+
+
+def test_config_json_reruns_the_same_run(tmp_path):
+    first = train(tmp_path, "first", "--epochs", "1", "--seed", "3", "--elbo", "trace", "--beta", "2")
+    assert main(["train", "--config", str(first / "config.json"), "--runs-dir", str(tmp_path), "--name", "again"]) == 0
+    assert_same_numbers(first, tmp_path / "again")
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--epochs", "0"], "must be a positive integer"),
+    (["--model", "gan"], "invalid choice: 'gan'"),
+    (["--binarize", "otsu"], "invalid choice: 'otsu'"),
+])
+def test_bad_arguments_exit_nonzero_with_a_message(tmp_path, capsys, flags, message):
+    with pytest.raises(SystemExit) as exit:
+        main(["train", "--runs-dir", str(tmp_path), *flags])
+    assert exit.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--dataset", "missing.npz"], "missing.npz: no such file"),
+    (["--elbo", "trace", "--resume", "runs/x"], "only --epochs and --device may be given"),
+    (["--resume", "no/such/run"], "no/such/run/config.json"),
+])
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, flags, message):
+    assert main(["train", "--runs-dir", str(tmp_path), *flags]) == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_existing_run_is_not_overwritten_by_accident(tmp_path, capsys):
+    run_dir = train(tmp_path, "kept", "--epochs", "1")
+    before = (run_dir / "metrics.jsonl").read_text()
+    assert main(["train", *TINY, "--runs-dir", str(tmp_path), "--name", "kept"]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert (run_dir / "metrics.jsonl").read_text() == before
