@@ -28,7 +28,7 @@ TRAIN_FLAGS = {
     "--latent": ("model", "latent", "positive", "latent dimension"),
     "--hidden": ("model", "hidden", "sizes", "hidden layer sizes of the encoder and decoder MLPs"),
     "--dataset": ("data", "dataset", str, "mnist | PATH.npz | IDX_FOLDER | torchvision:NAME"),
-    "--binarize": ("data", "binarize", list(BINARIZATIONS), "dynamic (default) | static | none"),
+    "--binarize": ("data", "binarize", list(BINARIZATIONS), "pixels to 0/1: fresh per batch, drawn once, or not"),
     "--train-on-valid": ("data", "train_on_valid", bool, "train on train + validation images (60k for MNIST)"),
     "--subset": ("data", "subset", "positive", "keep only the first N images of each split"),
     "--download": ("data", "download", bool, "let torchvision download its dataset (online only)"),
@@ -62,8 +62,9 @@ def build_parser():
 
     train = commands.add_parser("train", help="train a variant; writes runs/<name>/")
     train.add_argument("--model", choices=sorted(VARIANTS), default=argparse.SUPPRESS, help="variant (default vae)")
-    for flag, (_, _, kind, help) in TRAIN_FLAGS.items():
-        add_flag(train, flag, kind, help)
+    defaults = default_config("vae")
+    for flag, (section, field, kind, help) in TRAIN_FLAGS.items():
+        add_flag(train, flag, kind, f"{help} (default {defaults[section][field]})")
     train.add_argument("--seed", type=int, default=argparse.SUPPRESS, help="seed of networks, batches, samples")
     train.add_argument("--config", type=Path, help="start from this config.json (flags override it)")
     train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run from its last checkpoint")
@@ -84,7 +85,7 @@ def build_parser():
 
 def resolve_device(name):
     if name == "cuda" and not torch.cuda.is_available():
-        raise DataError("--device cuda: no CUDA device is visible to this torch build; use --device cpu or auto")
+        raise ValueError("--device cuda: no CUDA device is visible to this torch build; use --device cpu or auto")
     return torch.device("cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu")
 
 
@@ -98,8 +99,8 @@ def train_config(args):
     given = vars(args)
     if args.config:
         config = rundir.read_json(args.config)
-        if "model" in given and given["model"] != config["variant"]:
-            config = default_config(given["model"])
+        if "model" in given and given["model"] != config["variant"]:  # another variant: its own network defaults
+            config["variant"], config["model"] = given["model"], asdict(VARIANTS[given["model"]].config())
     else:
         config = default_config(given.get("model", "vae"))
     for flag, (section, field, _, _) in TRAIN_FLAGS.items():
@@ -167,16 +168,16 @@ def cmd_train(args):
         print(f"\ninterrupted; continue with: python run.py train --resume {run_dir}", file=sys.stderr)
         return 130
     save_pictures(run_dir, model, guide, data, metrics, device)
-    if metrics:
-        print(f"validation ELBO {metrics[-1]['valid_elbo']:.2f} nats per image after {metrics[-1]['epoch']} epochs")
+    print(f"validation ELBO {metrics[-1]['valid_elbo']:.2f} nats per image after {metrics[-1]['epoch']} epochs")
     print(f"wrote {run_dir}/: config.json metrics.jsonl checkpoint.pt samples.png reconstructions.png curves.png")
     return 0
 
 
 def save_pictures(run_dir, model, guide, data, metrics, device):
     plots.save_samples(run_dir / "samples.png", model, 64, data.dim, data.image_shape, device)
-    plots.save_reconstructions(run_dir / "reconstructions.png", model, guide, data.images["test"][:32], data.image_shape)
-    plots.save_curves(run_dir / "curves.png", rundir.read_metrics(run_dir) or metrics)
+    test_images = data.images["test"][:32]
+    plots.save_reconstructions(run_dir / "reconstructions.png", model, guide, test_images, data.image_shape)
+    plots.save_curves(run_dir / "curves.png", metrics)
 
 
 def cmd_evaluate(args):

