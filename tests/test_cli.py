@@ -48,7 +48,8 @@ def test_resume_gives_the_same_numbers_as_a_straight_run(tmp_path):
 
 
 def test_config_json_reruns_the_same_run(tmp_path):
-    first = train(tmp_path, "first", "--epochs", "1", "--seed", "3", "--elbo", "trace", "--beta", "2")
+    first = train(tmp_path, "first", "--epochs", "1", "--seed", "3", "--elbo", "trace", "--beta", "2",
+                  "--num-particles", "3")
     assert main(["train", "--config", str(first / "config.json"), "--runs-dir", str(tmp_path), "--name", "again"]) == 0
     assert_same_numbers(first, tmp_path / "again")
 
