@@ -34,7 +34,8 @@ TRAIN_FLAGS = {
     "--download": ("data", "download", bool, "let torchvision download its dataset (online only)"),
     "--data-root": ("data", "root", str, "folder for torchvision's files"),
 }
-RESUMABLE = {"epochs", "device"}  # what may change when a run is resumed
+RESUMABLE = {"epochs", "device"}
+DEFAULT_VARIANT = "vae"  # what may change when a run is resumed
 
 
 def positive(text):
@@ -61,8 +62,8 @@ def build_parser():
     commands.add_parser("list", help="list the variants, one per line")
 
     train = commands.add_parser("train", help="train a variant; writes runs/<name>/")
-    train.add_argument("--model", choices=sorted(VARIANTS), default=argparse.SUPPRESS, help="variant (default vae)")
-    defaults = default_config("vae")
+    train.add_argument("--model", choices=sorted(VARIANTS), default=argparse.SUPPRESS, help=f"variant (default {DEFAULT_VARIANT})")
+    defaults = default_config(DEFAULT_VARIANT)
     for flag, (section, field, kind, help) in TRAIN_FLAGS.items():
         add_flag(train, flag, kind, f"{help} (default {defaults[section][field]})")
     train.add_argument("--seed", type=int, default=argparse.SUPPRESS, help="seed of networks, batches, samples")
@@ -102,7 +103,7 @@ def train_config(args):
         if "model" in given and given["model"] != config["variant"]:  # another variant: its own network defaults
             config["variant"], config["model"] = given["model"], asdict(VARIANTS[given["model"]].config())
     else:
-        config = default_config(given.get("model", "vae"))
+        config = default_config(given.get("model", DEFAULT_VARIANT))
     for flag, (section, field, _, _) in TRAIN_FLAGS.items():
         key = flag[2:].replace("-", "_")
         if key in given:
