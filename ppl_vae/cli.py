@@ -34,8 +34,8 @@ TRAIN_FLAGS = {
     "--download": ("data", "download", bool, "let torchvision download its dataset (online only)"),
     "--data-root": ("data", "root", str, "folder for torchvision's files"),
 }
-RESUMABLE = {"epochs", "device"}
-DEFAULT_VARIANT = "vae"  # what may change when a run is resumed
+RESUMABLE = {"epochs", "device"}  # what may change when a run is resumed
+DEFAULT_VARIANT = "vae"
 
 
 def positive(text):
