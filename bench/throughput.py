@@ -69,11 +69,14 @@ def main():
     fused_adam = torch.optim.Adam(params, lr=cfg.lr, fused=True)
     analytic = args.elbo == "meanfield"
 
+    def plain_loop(adam):
+        return lambda batches: [plain_step(encoder, decoder, adam, x, analytic) for x in batches]
+
+    ours = "ours (Pyro ELBO, trainer)"
     contenders = {
-        "ours (Pyro ELBO, trainer)": lambda batches: train_epoch(model, guide, elbo, optimizer, batches),
-        "plain PyTorch, Adam": lambda batches: [plain_step(encoder, decoder, plain_adam, x, analytic) for x in batches],
-        "plain PyTorch, fused Adam": lambda batches: [plain_step(encoder, decoder, fused_adam, x, analytic)
-                                                      for x in batches],
+        ours: lambda batches: train_epoch(model, guide, elbo, optimizer, batches),
+        "plain PyTorch, Adam": plain_loop(plain_adam),
+        "plain PyTorch, fused Adam": plain_loop(fused_adam),
     }
     for run in contenders.values():  # warm-up
         images_per_second(run, data, args.batch_size, 10)
@@ -84,18 +87,15 @@ def main():
 
     print(f"batch {args.batch_size}, elbo {args.elbo}, {args.rounds} alternating rounds of {args.steps} steps, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; median images/second:")
-    median = {name: statistics.median(r) for name, r in rates.items()}
-    for name, rate in median.items():
-        print(f"  {name:28s} {rate:9.0f}   (rounds: {', '.join(f'{r:.0f}' for r in rates[name])})")
+    for name, rounds in rates.items():
+        print(f"  {name:28s} {statistics.median(rounds):9.0f}   (rounds: {', '.join(f'{r:.0f}' for r in rounds)})")
     # The machine's speed drifts between rounds; the contenders of one round ran back to back, so the ratio is taken
     # within each round, and its median reported.
-    ours = rates["ours (Pyro ELBO, trainer)"]
     for reference, meaning in (("plain PyTorch, Adam", "target >= 0.95"),
                                ("plain PyTorch, fused Adam", "Pyro's tracing cost alone")):
-        ratios = [a / b for a, b in zip(ours, rates[reference])]
-        print(f"ours / {reference}: median ratio {statistics.median(ratios):.3f}, "
-              f"quartiles {statistics.quantiles(ratios, n=4)[0]:.3f}-{statistics.quantiles(ratios, n=4)[2]:.3f}"
-              f"   ({meaning})")
+        ratios = [a / b for a, b in zip(rates[ours], rates[reference])]
+        low, median, high = statistics.quantiles(ratios, n=4)
+        print(f"ours / {reference}: median ratio {median:.3f}, quartiles {low:.3f}-{high:.3f}   ({meaning})")
 
 
 if __name__ == "__main__":

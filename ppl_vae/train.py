@@ -41,7 +41,8 @@ class ScaleLatents(ScaleMessenger):
 
 
 def make_optimizer(model, guide, lr):
-    # One fused Adam over all parameters: the per-parameter loop of the default Adam costs more than Pyro's tracing.
+    # One fused Adam over all parameters: the default Adam's per-parameter loop costs about 0.6 ms a step here, more
+    # than half of what Pyro's tracing costs (bench/throughput.py).
     return torch.optim.Adam([*model.parameters(), *guide.parameters()], lr=lr, fused=True)
 
 
