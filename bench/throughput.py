@@ -60,7 +60,7 @@ def main():
     pyro.set_rng_seed(0)
     model, guide = build_vae(VAEConfig(), data.dim)
     cfg = TrainConfig(batch_size=args.batch_size, elbo=args.elbo)
-    elbo, optimizer = make_elbo(cfg), make_optimizer(model, guide, cfg.lr)
+    elbo, optimizer = make_elbo(cfg.elbo, cfg.num_particles), make_optimizer(model, guide, cfg.lr)
     pyro.set_rng_seed(0)
     plain_model, plain_guide = build_vae(VAEConfig(), data.dim)  # the same networks, trained by plain loops
     encoder, decoder = plain_guide.encoder, plain_model.decoder

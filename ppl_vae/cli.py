@@ -8,13 +8,15 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pyro
 import torch
+from tqdm import tqdm
 
 from ppl_vae import plots, rundir
 from ppl_vae.data import BINARIZATIONS, DataConfig, DataError, Dataset
-from ppl_vae.evaluate import mean_elbo
-from ppl_vae.train import ELBOS, TrainConfig, fit
+from ppl_vae.evaluate import log_likelihood, mean_elbo
+from ppl_vae.train import ELBOS, TrainConfig, fit, make_elbo
 from ppl_vae.variants import VARIANTS
 
 # train flags: flag -> (config section, field, type, help); a flag left out keeps the config's value.
@@ -22,7 +24,8 @@ TRAIN_FLAGS = {
     "--epochs": ("train", "epochs", "positive", "epochs in all (with --resume: extend the run to this many)"),
     "--batch-size": ("train", "batch_size", "positive", "images per SVI step"),
     "--lr": ("train", "lr", float, "Adam learning rate"),
-    "--elbo": ("train", "elbo", sorted(ELBOS), "trace: Trace_ELBO; meanfield: TraceMeanField_ELBO (analytic KL)"),
+    "--elbo": ("train", "elbo", sorted(ELBOS), "trace: Trace_ELBO; meanfield: TraceMeanField_ELBO (analytic KL); "
+               "iwae: the importance-weighted bound on --num-particles samples (RenyiELBO, alpha=0)"),
     "--num-particles": ("train", "num_particles", "positive", "samples of z per image per step, vectorized"),
     "--beta": ("train", "beta", float, "weight of the KL term (beta-VAE); 1 gives the ELBO"),
     "--latent": ("model", "latent", "positive", "latent dimension"),
@@ -38,11 +41,16 @@ RESUMABLE = {"epochs", "device"}  # what may change when a run is resumed
 DEFAULT_VARIANT = "vae"
 
 
-def positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def at_least(minimum):
+    def integer(text):
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text}")
+        return value
+    return integer
+
+
+positive, natural = at_least(1), at_least(0)
 
 
 def add_flag(parser, flag, kind, help):
@@ -73,8 +81,14 @@ def build_parser():
     train.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where run folders go (default runs/)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run folder of the same name")
 
-    evaluate = commands.add_parser("evaluate", help="ELBO of a trained run on the test and validation images")
+    evaluate = commands.add_parser("evaluate", help="ELBO and importance-weighted NLL of a trained run on the test images")
     evaluate.add_argument("run_dir", type=Path)
+    evaluate.add_argument("--iw-samples", type=natural, default=5000,
+                          help="k, importance samples per test image for log p(x) (default 5000, the papers' "
+                               "protocol; 0: the ELBO alone)")
+    evaluate.add_argument("--chunk-size", type=positive, default=500,
+                          help="importance samples per pass: memory grows with chunk size x batch size (default 500)")
+    evaluate.add_argument("--iw-batch-size", type=positive, default=10, help="test images per pass (default 10)")
     sample = commands.add_parser("sample", help="draw images from a trained run's model")
     sample.add_argument("run_dir", type=Path)
     sample.add_argument("-n", type=positive, default=64, help="number of samples (default 64)")
@@ -114,12 +128,15 @@ def train_config(args):
 
 
 def load_run(run_dir, device, with_data=True):
-    """A trained run's config, (model, guide) with the checkpoint's weights on `device`, and its dataset."""
+    """A trained run's config, (model, guide) with the checkpoint's weights on `device` in eval mode, and its
+    dataset."""
     config = rundir.read_json(Path(run_dir) / rundir.CONFIG)
     state = rundir.load_checkpoint(run_dir)
     model, guide = build(config, math.prod(config["image_shape"]), device)
     model.load_state_dict(state["model"])
     guide.load_state_dict(state["guide"])
+    model.eval()
+    guide.eval()
     data = Dataset(DataConfig(**config["data"]), device, config["seed"]) if with_data else None
     return config, model, guide, data
 
@@ -184,15 +201,36 @@ def save_pictures(run_dir, model, guide, data, metrics, device):
 def cmd_evaluate(args):
     device = resolve_device(args.device)
     config, model, guide, data = load_run(args.run_dir, device)
-    elbo = ELBOS[config["train"]["elbo"]]()
+    elbo = make_elbo(config["train"]["elbo"])
     batch_size = config["train"]["batch_size"]
     results = {}
     for split in ("valid", "test"):
         results[f"{split}_elbo"] = mean_elbo(model, guide, data.batches(split, batch_size, shuffle=False), elbo)
         print(f"{split:5s} ELBO {results[f'{split}_elbo']:9.3f} nats per image "
               f"({len(data.images[split])} images, {type(elbo).__name__}, binarization {config['data']['binarize']})")
-    rundir.write_json(args.run_dir / "evaluation.json", results)
+    if args.iw_samples:
+        log_px = iw_log_likelihoods(model, guide, data, args)
+        nll = -log_px
+        results.update(iw_samples=args.iw_samples, test_nll=nll.mean().item(),
+                       test_nll_se=(nll.std() / len(nll) ** 0.5).item())
+        print(f"test  NLL  {results['test_nll']:9.3f} ± {results['test_nll_se']:.3f} nats per image (mean ± standard "
+              f"error over {len(nll)} images, k = {args.iw_samples} importance samples)")
+        rundir.atomic_write(args.run_dir / rundir.TEST_LOG_LIKELIHOOD, lambda f: np.save(f, log_px.numpy()))
+    rundir.write_json(args.run_dir / rundir.EVALUATION, results)
+    print(f"wrote {args.run_dir / rundir.EVALUATION}" + (f" and {rundir.TEST_LOG_LIKELIHOOD}" if args.iw_samples else ""))
     return 0
+
+
+def iw_log_likelihoods(model, guide, data, args):
+    """The importance-weighted log p(x) of each test image, float64 on the CPU, with a progress bar."""
+    values = []
+    images = data.images["test"]
+    with tqdm(total=len(images), desc=f"log p(x), k = {args.iw_samples}", unit="img") as progress:
+        for x in data.batches("test", args.iw_batch_size, shuffle=False):
+            values.append(log_likelihood(model, guide, x, iw_samples=args.iw_samples, chunk_size=args.chunk_size))
+            progress.update(len(x))
+            progress.set_postfix(nll=f"{-torch.cat(values).mean():.2f}", refresh=False)
+    return torch.cat(values).double().cpu()
 
 
 def cmd_sample(args):

@@ -1,5 +1,23 @@
-"""Reading a trained (model, guide) pair: bounds on log p(x) in nats per image (higher is better)."""
+"""Reading a trained (model, guide) pair: bounds on log p(x) and importance-weighted estimates of it, in nats per
+image (higher is better).
+
+`log_likelihood` works for any pair from Pyro traces alone: it runs the guide and the model against it inside a
+plate of particles, scores every site, and sums out by Pyro's tensor contraction the discrete sites the model
+enumerates. Nothing in it knows a variant.
+"""
+import math
+from collections import OrderedDict
+
+import pyro
 import torch
+from pyro import poutine
+from pyro.ops import packed
+from pyro.ops.contract import contract_to_tensor
+from pyro.ops.rings import LogRing
+from pyro.poutine.enum_messenger import EnumMessenger
+from pyro.poutine.util import prune_subsample_sites
+
+PARTICLES = "iw_particles"  # the name of the plate of importance samples
 
 
 @torch.no_grad()
@@ -11,3 +29,91 @@ def mean_elbo(model, guide, batches, elbo):
         total -= elbo.loss(model, guide, x)
         count += len(x)
     return total / count
+
+
+@torch.no_grad()
+def log_likelihood(model, guide, *args, iw_samples=5000, chunk_size=500, data_plate="data", **kwargs):
+    """Importance-weighted estimate of log p(x) for each data point of plate `data_plate`, a tensor of its size:
+
+        log (1/k) sum_j p(x, z_j) / q(z_j | x),  z_j ~ q(z | x),  k = iw_samples    (Burda et al. 2015, eq. 8)
+
+    A lower bound in expectation (Jensen) that rises with k to log p(x). The model and the guide are called with
+    `*args, **kwargs`. Discrete sites are summed exactly, not sampled: those the model enumerates
+    (infer={"enumerate": "parallel"}, absent from the guide) inside every particle by Pyro's tensor contraction, and
+    those the guide enumerates outside: each value y gets its own k particles z ~ q(z | x, y), and the estimate is
+    log sum_y (1/k) sum_j p(x, y, z_j) / q(z_j | x, y), where q(y | x) cancels.
+
+    The k particles are drawn `chunk_size` at a time and log-mean-exp is accumulated over the chunks, so peak memory
+    is that of one trace of `chunk_size` particles of every data point, whatever k is: for the default VAE (784
+    pixels) about 11 kB per particle and data point, 56 MB for 500 particles of 10 images (measured).
+    """
+    if iw_samples < 1 or chunk_size < 1:
+        raise ValueError(f"log_likelihood: iw_samples and chunk_size must be positive, got {iw_samples}, {chunk_size}")
+    nesting = max_plate_nesting(model, guide, args, kwargs)
+    running = None  # log sum_j w_j over the chunks so far, per enumerated guide value and data point
+    for start in range(0, iw_samples, chunk_size):
+        log_w = log_weights(model, guide, args, kwargs, min(chunk_size, iw_samples - start), nesting, data_plate)
+        chunk = log_w.logsumexp(dim=-2)
+        running = chunk if running is None else torch.logaddexp(running, chunk)
+    return (running - math.log(iw_samples)).logsumexp(dim=0)
+
+
+def max_plate_nesting(model, guide, args, kwargs):
+    """How many plates deep the pair goes, from one trace of it (as Pyro's ELBOs guess it)."""
+    with poutine.block():
+        guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
+        model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(*args, **kwargs)
+    dims = [frame.dim for trace in (guide_trace, model_trace) for site in trace.nodes.values()
+            if site["type"] == "sample" for frame in site["cond_indep_stack"] if frame.vectorized]
+    return -min(dims, default=0)
+
+
+def log_weights(model, guide, args, kwargs, num_particles, nesting, data_plate):
+    """log p(x, z) - log q(z | x) for `num_particles` draws per data point: shape (guide's enumerated values,
+    particles, data points); the first axis is 1 when the guide enumerates nothing."""
+    # The particle plate sits left of every plate of the pair; the guide's enumeration dims left of it, and the model's
+    # left of the guide's (the model's EnumMessenger continues the allocation, as in TraceEnum_ELBO).
+    guide = EnumMessenger(first_available_dim=-2 - nesting)(guide)
+    model = EnumMessenger()(model)
+    device = next((arg.device for arg in args if torch.is_tensor(arg)), None)
+    with pyro.plate(PARTICLES, num_particles, dim=-1 - nesting, device=device):
+        guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
+        model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(*args, **kwargs)
+    guide_trace, model_trace = prune_subsample_sites(guide_trace), prune_subsample_sites(model_trace)
+    guide_trace.compute_log_prob()
+    model_trace.compute_log_prob()
+    guide_trace.pack_tensors()
+    model_trace.pack_tensors(guide_trace.plate_to_symbol)
+    if data_plate not in guide_trace.plate_to_symbol:
+        raise ValueError(f"log_likelihood: the guide has no plate named {data_plate!r} over the data points")
+    particles, data = model_trace.plate_to_symbol[PARTICLES], model_trace.plate_to_symbol[data_plate]
+    per_point = frozenset({particles, data})
+    data_size = next(f.size for site in guide_trace.nodes.values() if site["type"] == "sample"
+                     for f in site["cond_indep_stack"] if f.name == data_plate)
+
+    factors, summed_dims = OrderedDict(), set()
+    for trace, sign in ((model_trace, 1), (guide_trace, -1)):
+        for name, site in trace.nodes.items():
+            if site["type"] != "sample":
+                continue
+            ordinal = frozenset(trace.plate_to_symbol[f.name] for f in site["cond_indep_stack"] if f.vectorized)
+            if not per_point <= ordinal:
+                raise ValueError(f"log_likelihood: site {name!r} is outside plate {data_plate!r}; an estimate per "
+                                 "data point needs every site inside it")
+            enumerated = site["infer"].get("_enumerate_dim") is not None
+            if trace is guide_trace and enumerated:
+                if ordinal != per_point:
+                    raise ValueError(f"log_likelihood: the guide enumerates site {name!r} inside a plate nested in "
+                                     f"{data_plate!r}; only one value per data point can be enumerated in the guide")
+                continue  # summed over outside the log-mean-exp, where q(y | x) cancels
+            if trace is model_trace and enumerated and name not in guide_trace:
+                summed_dims.add(site["infer"]["_enumerate_symbol"])
+            log_prob = site["packed"]["log_prob"]
+            factors.setdefault(ordinal, []).append(log_prob if sign > 0 else packed.neg(log_prob))
+
+    # Sum out the model's enumerated sites and product-reduce (add logs over) plates nested in the data plate.
+    ring = LogRing(dim_to_size={particles: num_particles, data: data_size})
+    log_w = contract_to_tensor(factors, summed_dims, target_ordinal=per_point, ring=ring)
+    log_w = packed.unpack(log_w, model_trace.symbol_to_dim)  # (guide enum dims..., particles, 1.., data, 1..)
+    log_w = log_w.flatten(-nesting)
+    return log_w.reshape(-1, *log_w.shape[-2:])

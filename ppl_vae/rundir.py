@@ -9,6 +9,8 @@ import torch
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 CHECKPOINT = "checkpoint.pt"
+EVALUATION = "evaluation.json"
+TEST_LOG_LIKELIHOOD = "test_log_likelihood.npy"  # importance-weighted log p(x) per test image, in test order
 UMASK = os.umask(0o022)
 os.umask(UMASK)
 

@@ -2,17 +2,20 @@
 metrics and checkpoints in the run folder, resumable to the same numbers."""
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import pyro
 import torch
-from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
+from pyro.infer import RenyiELBO, Trace_ELBO, TraceMeanField_ELBO
 from pyro.poutine.scale_messenger import ScaleMessenger
 from tqdm import tqdm
 
 from ppl_vae import rundir
 from ppl_vae.evaluate import mean_elbo
 
-ELBOS = {"trace": Trace_ELBO, "meanfield": TraceMeanField_ELBO}
+# The importance-weighted bound of Burda et al. 2015 (eq. 8) is the Renyi bound at alpha = 0 (Li & Turner 2016); with
+# one particle it is the ELBO.
+ELBOS = {"trace": Trace_ELBO, "meanfield": TraceMeanField_ELBO, "iwae": partial(RenyiELBO, alpha=0)}
 
 
 @dataclass
@@ -20,15 +23,17 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 100
     lr: float = 1e-3
-    elbo: str = "meanfield"  # trace: Trace_ELBO, Monte Carlo KL; meanfield: TraceMeanField_ELBO, analytic KL
-    num_particles: int = 1  # samples of z per image in each gradient estimate, vectorized
+    # trace: Trace_ELBO, Monte Carlo KL; meanfield: TraceMeanField_ELBO, analytic KL; iwae: the importance-weighted
+    # bound with num_particles samples
+    elbo: str = "meanfield"
+    num_particles: int = 1  # samples of z per image in each gradient estimate, vectorized (k of the IWAE bound)
     beta: float = 1.0  # weight of the KL term (beta-VAE, Higgins et al. 2017); 1 is the ELBO
 
 
-def make_elbo(cfg: TrainConfig):
-    if cfg.elbo not in ELBOS:
-        raise ValueError(f"unknown ELBO {cfg.elbo!r}; choose one of {sorted(ELBOS)}")
-    return ELBOS[cfg.elbo](num_particles=cfg.num_particles, vectorize_particles=cfg.num_particles > 1)
+def make_elbo(name, num_particles=1):
+    if name not in ELBOS:
+        raise ValueError(f"unknown ELBO {name!r}; choose one of {sorted(ELBOS)}")
+    return ELBOS[name](num_particles=num_particles, vectorize_particles=num_particles > 1)
 
 
 class ScaleLatents(ScaleMessenger):
@@ -47,7 +52,8 @@ def make_optimizer(model, guide, lr):
 
 
 def train_epoch(model, guide, elbo, optimizer, batches, progress=None):
-    """One pass of SVI steps over `batches`; returns the mean training objective per image (the ELBO if beta = 1)."""
+    """One pass of SVI steps over `batches`; returns the mean training objective per image (the
+    ELBO if beta = 1; the IWAE bound with the iwae ELBO)."""
     total, count = 0.0, 0
     for step, x in enumerate(batches):
         # Pyro's checks of site shapes and distribution arguments run on each epoch's first step; off after it,
@@ -71,7 +77,7 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False):
     continue from the checkpoint, so an interrupted run ends with the same numbers as an uninterrupted one.
     """
     pyro.clear_param_store()  # the modules hold the parameters; the store only names them
-    elbo = make_elbo(cfg)
+    elbo = make_elbo(cfg.elbo, cfg.num_particles)
     train_model, train_guide = model, guide
     if cfg.beta != 1:
         train_model, train_guide = ScaleLatents(cfg.beta)(model), ScaleLatents(cfg.beta)(guide)
@@ -92,7 +98,8 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False):
             batches = data.batches("train", cfg.batch_size)
             train_elbo = train_epoch(train_model, train_guide, elbo, optimizer, batches, progress)
             valid_batches = data.batches("valid", cfg.batch_size, shuffle=False)
-            valid_elbo = mean_elbo(model, guide, valid_batches, ELBOS[cfg.elbo]())
+            # the ELBO (one particle) whatever the training bound, so that runs compare
+            valid_elbo = mean_elbo(model, guide, valid_batches, make_elbo(cfg.elbo))
             progress.set_postfix(elbo=f"{train_elbo:.2f}", valid=f"{valid_elbo:.2f}")
         metrics.append({"epoch": epoch, "train_elbo": train_elbo, "valid_elbo": valid_elbo,
                         "seconds": time.perf_counter() - start})

@@ -1,6 +1,7 @@
 """The command line on a tiny MNIST subset: the run folder, resume, re-run from config.json, and bad input."""
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -32,12 +33,27 @@ def test_train_writes_the_run_folder_and_evaluate_and_sample_read_it(tmp_path, c
     run_dir = train(tmp_path, "tiny", "--epochs", "2")
     assert RUN_FILES <= {p.name for p in run_dir.iterdir()}
     assert [m["epoch"] for m in rundir.read_metrics(run_dir)] == [1, 2]
-    assert main(["evaluate", str(run_dir)]) == 0
+    assert main(["evaluate", str(run_dir), "--iw-samples", "0"]) == 0
     results = json.loads((run_dir / "evaluation.json").read_text())
     assert -543.0 < results["test_elbo"] < 0  # a bound on log p(x) of 784 binary pixels, better than coin flips
     assert f"test  ELBO {results['test_elbo']:9.3f}" in capsys.readouterr().out
     assert main(["sample", str(run_dir), "-n", "16", "-o", str(tmp_path / "s.png")]) == 0
     assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_iwae_training_and_the_importance_weighted_evaluation(tmp_path, capsys):
+    run_dir = train(tmp_path, "iwae", "--epochs", "2", "--elbo", "iwae", "--num-particles", "5")
+    metrics = rundir.read_metrics(run_dir)
+    assert metrics[-1]["train_elbo"] > metrics[0]["train_elbo"]
+    assert main(["evaluate", str(run_dir), "--iw-samples", "50", "--chunk-size", "7"]) == 0
+    results = json.loads((run_dir / "evaluation.json").read_text())
+    log_px = np.load(run_dir / "test_log_likelihood.npy")
+    assert log_px.shape == (300,) and results["iw_samples"] == 50
+    assert results["test_nll"] == pytest.approx(-log_px.mean())
+    assert results["test_nll_se"] == pytest.approx(log_px.std(ddof=1) / 300**0.5)
+    # IWAE_50 is a tighter bound than the ELBO: here by several nats, far more than the ELBO estimate's noise
+    assert results["test_nll"] < -results["test_elbo"] - 1
+    assert f"test  NLL  {results['test_nll']:9.3f} ± {results['test_nll_se']:.3f}" in capsys.readouterr().out
 
 
 def test_resume_gives_the_same_numbers_as_a_straight_run(tmp_path):
@@ -55,7 +71,7 @@ def test_config_json_reruns_the_same_run(tmp_path):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--epochs", "0"], "must be a positive integer"),
+    (["--epochs", "0"], "must be an integer >= 1"),
     (["--model", "gan"], "invalid choice: 'gan'"),
     (["--binarize", "otsu"], "invalid choice: 'otsu'"),
 ])
@@ -65,6 +81,16 @@ def test_bad_arguments_exit_nonzero_with_a_message(tmp_path, capsys, flags, mess
     assert exit.value.code == 2
     assert message in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_a_negative_number_of_importance_samples_is_refused(tmp_path, capsys):
+    run_dir = train(tmp_path, "run", "--epochs", "1")
+    before = {p.name for p in run_dir.iterdir()}
+    with pytest.raises(SystemExit) as exit:
+        main(["evaluate", str(run_dir), "--iw-samples", "-1"])
+    assert exit.value.code == 2
+    assert "must be an integer >= 0" in capsys.readouterr().err
+    assert {p.name for p in run_dir.iterdir()} == before
 
 
 @pytest.mark.parametrize("flags, message", [
