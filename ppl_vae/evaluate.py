@@ -52,7 +52,9 @@ def log_likelihood(model, guide, *args, iw_samples=5000, chunk_size=500, data_pl
     nesting = max_plate_nesting(model, guide, args, kwargs)
     running = None  # log sum_j w_j over the chunks so far, per enumerated guide value and data point
     for start in range(0, iw_samples, chunk_size):
-        log_w = log_weights(model, guide, args, kwargs, min(chunk_size, iw_samples - start), nesting, data_plate)
+        # Pyro's checks of shapes and arguments on the first chunk only; they cost about 5% of a chunk
+        with pyro.validation_enabled(start == 0):
+            log_w = log_weights(model, guide, args, kwargs, min(chunk_size, iw_samples - start), nesting, data_plate)
         chunk = log_w.logsumexp(dim=-2)
         running = chunk if running is None else torch.logaddexp(running, chunk)
     return (running - math.log(iw_samples)).logsumexp(dim=0)
@@ -84,15 +86,18 @@ def log_weights(model, guide, args, kwargs, num_particles, nesting, data_plate):
     model_trace.compute_log_prob()
     guide_trace.pack_tensors()
     model_trace.pack_tensors(guide_trace.plate_to_symbol)
-    if data_plate not in guide_trace.plate_to_symbol:
-        raise ValueError(f"log_likelihood: the guide has no plate named {data_plate!r} over the data points")
+    if data_plate not in model_trace.plate_to_symbol:
+        raise ValueError(f"log_likelihood: the model has no plate named {data_plate!r} over the data points")
+    data_frame = next(f for site in model_trace.nodes.values() if site["type"] == "sample"
+                      for f in site["cond_indep_stack"] if f.name == data_plate)
     particles, data = model_trace.plate_to_symbol[PARTICLES], model_trace.plate_to_symbol[data_plate]
     per_point = frozenset({particles, data})
-    data_size = next(f.size for site in guide_trace.nodes.values() if site["type"] == "sample"
-                     for f in site["cond_indep_stack"] if f.name == data_plate)
+    summed_dims = {site["infer"]["_enumerate_symbol"] for name, site in model_trace.nodes.items()
+                   if site["type"] == "sample" and name not in guide_trace
+                   and site["infer"].get("_enumerate_dim") is not None}
 
-    factors, summed_dims = OrderedDict(), set()
-    for trace, sign in ((model_trace, 1), (guide_trace, -1)):
+    terms, enumerated = [], OrderedDict()  # log-probs of the pair's sites, with a minus for the guide's
+    for trace in (model_trace, guide_trace):
         for name, site in trace.nodes.items():
             if site["type"] != "sample":
                 continue
@@ -100,20 +105,30 @@ def log_weights(model, guide, args, kwargs, num_particles, nesting, data_plate):
             if not per_point <= ordinal:
                 raise ValueError(f"log_likelihood: site {name!r} is outside plate {data_plate!r}; an estimate per "
                                  "data point needs every site inside it")
-            enumerated = site["infer"].get("_enumerate_dim") is not None
-            if trace is guide_trace and enumerated:
+            if trace is guide_trace and site["infer"].get("_enumerate_dim") is not None:
                 if ordinal != per_point:
                     raise ValueError(f"log_likelihood: the guide enumerates site {name!r} inside a plate nested in "
                                      f"{data_plate!r}; only one value per data point can be enumerated in the guide")
                 continue  # summed over outside the log-mean-exp, where q(y | x) cancels
-            if trace is model_trace and enumerated and name not in guide_trace:
-                summed_dims.add(site["infer"]["_enumerate_symbol"])
-            log_prob = site["packed"]["log_prob"]
-            factors.setdefault(ordinal, []).append(log_prob if sign > 0 else packed.neg(log_prob))
+            term = site["packed"]["log_prob"] if trace is model_trace else packed.neg(site["packed"]["log_prob"])
+            if summed_dims.intersection(term._pyro_dims):
+                enumerated.setdefault(ordinal, []).append(term)
+            else:
+                terms.append(packed.unpack(term, model_trace.symbol_to_dim))
+    if enumerated:
+        # Sum out the model's enumerated sites by Pyro's tensor contraction, as TraceEnum_ELBO does; plates nested in
+        # the data plate are product-reduced (their logs added).
+        ring = LogRing(dim_to_size={particles: num_particles, data: data_frame.size})
+        log_factor = contract_to_tensor(enumerated, summed_dims, target_ordinal=per_point, ring=ring)
+        terms.append(packed.unpack(log_factor, model_trace.symbol_to_dim))
 
-    # Sum out the model's enumerated sites and product-reduce (add logs over) plates nested in the data plate.
-    ring = LogRing(dim_to_size={particles: num_particles, data: data_size})
-    log_w = contract_to_tensor(factors, summed_dims, target_ordinal=per_point, ring=ring)
-    log_w = packed.unpack(log_w, model_trace.symbol_to_dim)  # (guide enum dims..., particles, 1.., data, 1..)
-    log_w = log_w.flatten(-nesting)
+    # Add the logs over the plates nested in the data plate, then lay out as (guide's values, particles, data points).
+    inner = [dim for dim in range(-nesting, 0) if dim != data_frame.dim]
+    log_w = sum(sum_dims(term, [dim for dim in inner if -dim <= term.dim()]) for term in terms)
+    point_shape = [num_particles] + [data_frame.size if dim == data_frame.dim else 1 for dim in range(-nesting, 0)]
+    log_w = log_w.expand(torch.broadcast_shapes(log_w.shape, point_shape)).flatten(-nesting)
     return log_w.reshape(-1, *log_w.shape[-2:])
+
+
+def sum_dims(tensor, dims):
+    return tensor.sum(dims, keepdim=True) if dims else tensor  # (tensor.sum([]) would sum over every dim)

@@ -74,10 +74,24 @@ def save_reconstructions(path, model, guide, x, image_shape, ncols=8):
 def save_curves(path, metrics):
     epochs = [m["epoch"] for m in metrics]
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(epochs, [m["train_elbo"] for m in metrics], "o-", label="train")
-    ax.plot(epochs, [m["valid_elbo"] for m in metrics], "s-", label="validation")
+    ax.plot(epochs, [m["train_elbo"] for m in metrics], "o-", label="training objective (IWAE bound with --elbo iwae)")
+    ax.plot(epochs, [m["valid_elbo"] for m in metrics], "s-", label="validation ELBO")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("ELBO (nats per image)")
+    ax.set_ylabel("nats per image")
     ax.grid(alpha=0.3)
     ax.legend()
+    save_figure(fig, path)
+
+
+def save_nll_against_k(path, curves, images):
+    """One line per trained run: the importance-weighted NLL estimate (-IWAE_k) against k, log-scaled.
+    `curves` maps a label to (ks, nlls)."""
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for label, (ks, nlls) in curves.items():
+        ax.plot(ks, nlls, marker="o", label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("k, importance samples per image")
+    ax.set_ylabel("test NLL estimate (nats)")
+    ax.set_title(f"-IWAE_k on {images} test images")
+    ax.legend(fontsize=8)
     save_figure(fig, path)

@@ -192,3 +192,27 @@ def test_enumerated_discrete_latent_gives_the_closed_form(where):
     pyro.set_rng_seed(3)
     estimate = log_likelihood(model, guide, x, iw_samples=50, chunk_size=20)
     assert torch.allclose(estimate, mixture_log_px(x), rtol=0, atol=1e-10)
+
+
+def test_plates_nested_in_the_data_plate_are_multiplied_out():
+    """Per data point, y ~ Categorical(weights) and REPEATS observations in a nested plate: u_i | y ~ Normal(means[y],
+    1), which depend on the enumerated y (summed by the contraction), and v_i ~ Normal(0, 1), which do not (added
+    directly): log p(u, v) = log sum_y weights[y] prod_i Normal(u_i; means[y], 1) + sum_i log Normal(v_i; 0, 1)."""
+    u = torch.tensor([[-3.5, -2.0, -3.0], [0.5, 0.0, -0.3], [4.0, 3.0, 5.0], [0.0, 2.0, 4.0]])
+    v = torch.tensor([[0.1, 0.2, 0.3], [1.0, 0.0, -1.0], [0.0, 0.0, 0.0], [2.0, 0.5, 0.0]])
+
+    @config_enumerate
+    def model(u, v):
+        with pyro.plate("data", len(u), dim=-2):
+            y = pyro.sample("y", dist.Categorical(WEIGHTS))
+            with pyro.plate("repeats", u.shape[1], dim=-1):
+                pyro.sample("u", dist.Normal(MEANS[y], 1.0), obs=u)
+                pyro.sample("v", dist.Normal(0.0, 1.0), obs=v)
+
+    def guide(u, v):  # no latent site left to infer: y is summed in the model
+        pass
+
+    components = dist.Normal(MEANS, 1.0).log_prob(u.unsqueeze(-1)).sum(1)  # (data points, values of y)
+    exact = (WEIGHTS.log() + components).logsumexp(-1) + dist.Normal(0.0, 1.0).log_prob(v).sum(1)
+    estimate = log_likelihood(model, guide, u, v, iw_samples=3, chunk_size=2)
+    assert torch.allclose(estimate, exact, rtol=0, atol=1e-10)
