@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch.distributions import Normal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ppl_vae.cli import load_run  # noqa: E402
+from ppl_vae.cli import load_run, tune_malloc  # noqa: E402
 from ppl_vae.data import DataConfig, Dataset  # noqa: E402
 from ppl_vae.evaluate import log_likelihood  # noqa: E402
 from ppl_vae.variants import VAEConfig, build_vae  # noqa: E402
@@ -57,6 +57,7 @@ def main():
     parser.add_argument("--chunk-size", type=int, default=500, help="particles per pass")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    tune_malloc()  # as run.py does
 
     if args.run_dir:
         _, model, guide, data = load_run(args.run_dir, torch.device("cpu"))

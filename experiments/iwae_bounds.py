@@ -12,7 +12,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ppl_vae import plots  # noqa: E402
-from ppl_vae.cli import load_run  # noqa: E402
+from ppl_vae.cli import load_run, tune_malloc  # noqa: E402
 from ppl_vae.evaluate import log_likelihood  # noqa: E402
 
 
@@ -23,6 +23,7 @@ def main():
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 5, 50, 500, 5000])
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
+    tune_malloc()  # as run.py does
 
     curves = {}
     for run_dir in args.run_dirs:

@@ -4,7 +4,7 @@
 # images (--train-on-valid), dynamic binarization, batch 100, Adam 1e-3, the same number of epochs each; then the test
 # NLL with k = 5000 importance samples, and the picture of the estimate against k (docs/iwae-bounds.png).
 #
-#   bash experiments/iwae_paper.sh [EPOCHS]      # default 50: about 1 h 20 min on a 2-core CPU, most of it IWAE k = 50
+#   bash experiments/iwae_paper.sh [EPOCHS]      # default 50: about 1 h 10 min on a 2-core CPU, most of it IWAE k = 50
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EPOCHS=${1:-50}

@@ -52,7 +52,7 @@ def log_likelihood(model, guide, *args, iw_samples=5000, chunk_size=500, data_pl
     nesting = max_plate_nesting(model, guide, args, kwargs)
     running = None  # log sum_j w_j over the chunks so far, per enumerated guide value and data point
     for start in range(0, iw_samples, chunk_size):
-        # Pyro's checks of shapes and arguments on the first chunk only; they cost about 5% of a chunk
+        # Pyro's checks of site shapes and distribution arguments on the first chunk only, as in training
         with pyro.validation_enabled(start == 0):
             log_w = log_weights(model, guide, args, kwargs, min(chunk_size, iw_samples - start), nesting, data_plate)
         chunk = log_w.logsumexp(dim=-2)

@@ -7,7 +7,7 @@ from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
 from pyro.poutine.util import site_is_subsample
 
 from ppl_vae.data import DataConfig, Dataset
-from ppl_vae.evaluate import mean_elbo
+from ppl_vae.evaluate import log_likelihood, mean_elbo
 from ppl_vae.train import ScaleLatents, TrainConfig, fit
 from ppl_vae.variants import VAEConfig, build_vae
 
@@ -89,6 +89,8 @@ def test_trains_on_cuda(tmp_path):
     pyro.set_rng_seed(0)
     data = Dataset(DataConfig(subset=500), device="cuda", seed=0)
     model, guide = (m.cuda() for m in build_vae(VAEConfig(), data.dim))
-    metrics = fit(model, guide, data, TrainConfig(epochs=2, num_particles=4), tmp_path)
+    metrics = fit(model, guide, data, TrainConfig(epochs=2, elbo="iwae", num_particles=4), tmp_path)
     assert metrics[-1]["valid_elbo"] > metrics[0]["valid_elbo"] - 5
     assert next(model.parameters()).is_cuda
+    log_px = log_likelihood(model, guide, data.images["test"][:20], iw_samples=100, chunk_size=30)
+    assert log_px.is_cuda and log_px.shape == (20,) and torch.isfinite(log_px).all()
