@@ -224,13 +224,14 @@ def cmd_evaluate(args):
 
 def iw_log_likelihoods(model, guide, data, args):
     """The importance-weighted log p(x) of each test image, float64 on the CPU, with a progress bar."""
-    values = []
+    values, nll_sum = [], 0.0
     images = data.images["test"]
     with tqdm(total=len(images), desc=f"log p(x), k = {args.iw_samples}", unit="img") as progress:
         for x in data.batches("test", args.iw_batch_size, shuffle=False):
             values.append(log_likelihood(model, guide, x, iw_samples=args.iw_samples, chunk_size=args.chunk_size))
+            nll_sum -= values[-1].sum().item()
             progress.update(len(x))
-            progress.set_postfix(nll=f"{-torch.cat(values).mean():.2f}", refresh=False)
+            progress.set_postfix(nll=f"{nll_sum / progress.n:.2f}", refresh=False)
     return torch.cat(values).double().cpu()
 
 

@@ -52,8 +52,8 @@ def make_optimizer(model, guide, lr):
 
 
 def train_epoch(model, guide, elbo, optimizer, batches, progress=None):
-    """One pass of SVI steps over `batches`; returns the mean training objective per image (the
-    ELBO if beta = 1; the IWAE bound with the iwae ELBO)."""
+    """One pass of SVI steps over `batches`; returns the mean training objective per image: the ELBO if beta = 1,
+    the IWAE bound with the iwae ELBO."""
     total, count = 0.0, 0
     for step, x in enumerate(batches):
         # Pyro's checks of site shapes and distribution arguments run on each epoch's first step; off after it,

@@ -209,8 +209,8 @@ def test_plates_nested_in_the_data_plate_are_multiplied_out():
                 pyro.sample("u", dist.Normal(MEANS[y], 1.0), obs=u)
                 pyro.sample("v", dist.Normal(0.0, 1.0), obs=v)
 
-    def guide(u, v):  # no latent site left to infer: y is summed in the model
-        pass
+    def guide(u, v):
+        """No latent site left to infer: y is summed in the model."""
 
     components = dist.Normal(MEANS, 1.0).log_prob(u.unsqueeze(-1)).sum(1)  # (data points, values of y)
     exact = (WEIGHTS.log() + components).logsumexp(-1) + dist.Normal(0.0, 1.0).log_prob(v).sum(1)
