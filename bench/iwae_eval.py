@@ -2,7 +2,7 @@
 traces) against a plain-PyTorch vectorized version of the same estimator for the same VAE, alternating in one
 process on the same test images. Prints milliseconds per image and the ratio of times within each round.
 
-    python bench/iwae_eval.py [RUN_DIR] [--iw-samples 5000] [--images 50] [--batch-size 10] [--chunk-size 500]
+    python bench/iwae_eval.py [RUN_DIR] [--iw-samples 5000] [--images 50] [--batch-size 10] [--chunk-size 1000]
 
 RUN_DIR is a trained VAE's run folder (default: the untrained default VAE; the cost does not depend on the weights).
 """
@@ -54,7 +54,7 @@ def main():
     parser.add_argument("--iw-samples", type=int, default=5000)
     parser.add_argument("--images", type=int, default=50, help="test images per timed round")
     parser.add_argument("--batch-size", type=int, default=10, help="images per pass")
-    parser.add_argument("--chunk-size", type=int, default=500, help="particles per pass")
+    parser.add_argument("--chunk-size", type=int, default=1000, help="particles per pass")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     tune_malloc()  # as run.py does

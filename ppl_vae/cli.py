@@ -87,8 +87,8 @@ def build_parser():
     evaluate.add_argument("--iw-samples", type=natural, default=5000,
                           help="k, importance samples per test image for log p(x) (default 5000, the papers' "
                                "protocol; 0: the ELBO alone)")
-    evaluate.add_argument("--chunk-size", type=positive, default=500,
-                          help="importance samples per pass: memory grows with chunk size x batch size (default 500)")
+    evaluate.add_argument("--chunk-size", type=positive, default=1000,
+                          help="importance samples per pass: memory grows with chunk size x batch size (default 1000)")
     evaluate.add_argument("--iw-batch-size", type=positive, default=10, help="test images per pass (default 10)")
     sample = commands.add_parser("sample", help="draw images from a trained run's model")
     sample.add_argument("run_dir", type=Path)
@@ -255,7 +255,7 @@ def tune_malloc():
     ("arena") for all threads, tensors below 32 MB taken from it rather than mapped afresh, and freed memory kept for
     reuse rather than handed back to the kernel. With glibc's defaults, `evaluate --iw-samples 5000` grew to 1.8 GB
     and 6 GB over the 10 000 test images in two runs here, spent a third of its time in the kernel zeroing pages, and
-    bench/iwae_eval.py's ratios wandered from 1.1 to 2.0; with these settings it stays at about 0.6 GB and the ratio
+    bench/iwae_eval.py's ratios wandered from 1.1 to 2.0; with these settings it stayed under 0.8 GB and the ratio
     near 1.1. A no-op where the C library is not glibc."""
     try:
         libc = ctypes.CDLL("libc.so.6")
