@@ -12,8 +12,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ppl_vae import plots  # noqa: E402
-from ppl_vae.cli import load_run, tune_malloc  # noqa: E402
-from ppl_vae.evaluate import log_likelihood  # noqa: E402
+from ppl_vae.cli import iw_log_likelihoods, load_run, tune_malloc  # noqa: E402
 
 
 def main():
@@ -30,7 +29,7 @@ def main():
         config, model, guide, data = load_run(run_dir, torch.device("cpu"))
         images = data.images["test"][: args.images]
         pyro.set_rng_seed(0)
-        nll = [-torch.cat([log_likelihood(model, guide, x, iw_samples=k) for x in images.split(10)]).mean().item()
+        nll = [-iw_log_likelihoods(model, guide, images, k, chunk_size=1000, batch_size=10).mean().item()
                for k in args.ks]
         train = config["train"]
         label = "ELBO" if train["elbo"] != "iwae" else f"IWAE k={train['num_particles']}"

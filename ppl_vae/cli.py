@@ -210,7 +210,8 @@ def cmd_evaluate(args):
         print(f"{split:5s} ELBO {results[f'{split}_elbo']:9.3f} nats per image "
               f"({len(data.images[split])} images, {type(elbo).__name__}, binarization {config['data']['binarize']})")
     if args.iw_samples:
-        log_px = iw_log_likelihoods(model, guide, data, args)
+        log_px = iw_log_likelihoods(model, guide, data.images["test"], args.iw_samples, args.chunk_size,
+                                    args.iw_batch_size)
         nll = -log_px
         results.update(iw_samples=args.iw_samples, test_nll=nll.mean().item(),
                        test_nll_se=(nll.std() / len(nll) ** 0.5).item())
@@ -222,13 +223,12 @@ def cmd_evaluate(args):
     return 0
 
 
-def iw_log_likelihoods(model, guide, data, args):
-    """The importance-weighted log p(x) of each test image, float64 on the CPU, with a progress bar."""
+def iw_log_likelihoods(model, guide, images, iw_samples, chunk_size, batch_size):
+    """The importance-weighted log p(x) of each of `images`, float64 on the CPU, with a progress bar."""
     values, nll_sum = [], 0.0
-    images = data.images["test"]
-    with tqdm(total=len(images), desc=f"log p(x), k = {args.iw_samples}", unit="img") as progress:
-        for x in data.batches("test", args.iw_batch_size, shuffle=False):
-            values.append(log_likelihood(model, guide, x, iw_samples=args.iw_samples, chunk_size=args.chunk_size))
+    with tqdm(total=len(images), desc=f"log p(x), k = {iw_samples}", unit="img") as progress:
+        for x in images.split(batch_size):
+            values.append(log_likelihood(model, guide, x, iw_samples=iw_samples, chunk_size=chunk_size))
             nll_sum -= values[-1].sum().item()
             progress.update(len(x))
             progress.set_postfix(nll=f"{nll_sum / progress.n:.2f}", refresh=False)
