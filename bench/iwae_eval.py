@@ -64,7 +64,7 @@ def main():
     else:
         data = Dataset(DataConfig(), seed=0)
         pyro.set_rng_seed(0)
-        model, guide = build_vae(VAEConfig(), data.dim)
+        model, guide = build_vae(VAEConfig(), data.image_shape)
     images = data.images["test"][: args.images]
     contenders = {
         "ours (log_likelihood on Pyro traces)": lambda x: log_likelihood(

@@ -58,11 +58,11 @@ def main():
 
     data = Dataset(DataConfig(), seed=0)
     pyro.set_rng_seed(0)
-    model, guide = build_vae(VAEConfig(), data.dim)
+    model, guide = build_vae(VAEConfig(), data.image_shape)
     cfg = TrainConfig(batch_size=args.batch_size, elbo=args.elbo)
     elbo, optimizer = make_elbo(cfg.elbo, cfg.num_particles), make_optimizer(model, guide, cfg.lr)
     pyro.set_rng_seed(0)
-    plain_model, plain_guide = build_vae(VAEConfig(), data.dim)  # the same networks, trained by plain loops
+    plain_model, plain_guide = build_vae(VAEConfig(), data.image_shape)  # the same networks, trained by plain loops
     encoder, decoder = plain_guide.encoder, plain_model.decoder
     params = [*encoder.parameters(), *decoder.parameters()]
     plain_adam = torch.optim.Adam(params, lr=cfg.lr)

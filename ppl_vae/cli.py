@@ -1,4 +1,4 @@
-"""The command line: list, train, evaluate, sample. Flags map onto the plain configs of data, variant and training;
+"""The command line: list, train, evaluate, sample, plot. Flags map onto the plain configs of data, variant and training;
 a run writes its whole configuration to runs/<name>/config.json, from which it can be re-run or resumed."""
 import argparse
 import ctypes
@@ -7,18 +7,20 @@ import shutil
 import sys
 import time
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pyro
 import torch
+from pyro import poutine
 from tqdm import tqdm
 
-from ppl_vae import plots, rundir
+from ppl_vae import evaluate, plots, rundir
 from ppl_vae.data import BINARIZATIONS, DataConfig, DataError, Dataset
-from ppl_vae.evaluate import log_likelihood, mean_elbo
-from ppl_vae.train import ELBOS, TrainConfig, fit, make_elbo
-from ppl_vae.variants import VARIANTS
+from ppl_vae.pca import PCA
+from ppl_vae.train import ELBOS, PRIORS, TrainConfig, fit, make_elbo
+from ppl_vae.variants import NETS, VARIANTS
 
 # train flags: flag -> (config section, field, type, help); a flag left out keeps the config's value.
 TRAIN_FLAGS = {
@@ -29,8 +31,16 @@ TRAIN_FLAGS = {
                "iwae: the importance-weighted bound on --num-particles samples (RenyiELBO, alpha=0)"),
     "--num-particles": ("train", "num_particles", "positive", "samples of z per image per step, vectorized"),
     "--beta": ("train", "beta", float, "weight of the KL term (beta-VAE); 1 gives the ELBO"),
+    "--kl-anneal": ("train", "kl_anneal", "natural", "steps of linear warm-up of the KL weight from 0 to beta"),
+    "--prior": ("train", "prior", list(PRIORS), "none: leave log p(z) out of the training objective (with --model "
+                "ae, the plain reconstruction-only autoencoder)"),
     "--latent": ("model", "latent", "positive", "latent dimension"),
-    "--hidden": ("model", "hidden", "sizes", "hidden layer sizes of the encoder and decoder MLPs"),
+    "--net": ("model", "net", list(NETS), "encoder and decoder: fully connected, or (transposed) convolutions"),
+    "--hidden": ("model", "hidden", "sizes", "hidden layer sizes of the encoder and decoder MLPs (--net mlp)"),
+    "--channels": ("model", "channels", "sizes", "channels of the convolutions, each halving the image (--net conv)"),
+    "--corrupt": ("model", "corrupt", str, "denoising: the encoder sees x corrupted while training, mask:P (each "
+                  "pixel zeroed with probability P) or gauss:S (Normal noise of sd S); the model scores the clean x"),
+    "--code-range": ("model", "code_range", float, "codes squashed into (-R, R) by R tanh(c / R)"),
     "--dataset": ("data", "dataset", str, "mnist | PATH.npz | IDX_FOLDER | torchvision:NAME"),
     "--binarize": ("data", "binarize", list(BINARIZATIONS), "pixels to 0/1: fresh per batch, drawn once, or not"),
     "--train-on-valid": ("data", "train_on_valid", bool, "train on train + validation images (60k for MNIST)"),
@@ -38,6 +48,14 @@ TRAIN_FLAGS = {
     "--download": ("data", "download", bool, "let torchvision download its dataset (online only)"),
     "--data-root": ("data", "root", str, "folder for torchvision's files"),
 }
+PLOT_KINDS = {
+    "latent": "codes of the test digits colored by digit (2-D, else their first two principal components)",
+    "manifold": "images decoded from a grid of 2-D codes through the inverse normal CDF",
+    "traversal": "one row per most active latent unit, swept from -3 to 3 around a test digit's code",
+    "interpolation": "images decoded along straight lines between the codes of pairs of test digits",
+    "samples": "means of p(x | z) for z from the prior",
+}
+PCA_KINDS = ("latent", "interpolation")
 RESUMABLE = {"epochs", "device"}  # what may change when a run is resumed
 DEFAULT_VARIANT = "vae"
 
@@ -62,7 +80,12 @@ def add_flag(parser, flag, kind, help):
     elif kind == "sizes":
         parser.add_argument(flag, type=positive, nargs="+", default=argparse.SUPPRESS, help=help)
     else:
-        parser.add_argument(flag, type=positive if kind == "positive" else kind, default=argparse.SUPPRESS, help=help)
+        parser.add_argument(flag, type={"positive": positive, "natural": natural}.get(kind, kind),
+                            default=argparse.SUPPRESS, help=help)
+
+
+def variants_with(field):
+    return [name for name, variant in VARIANTS.items() if field in variant.config.__dataclass_fields__]
 
 
 def build_parser():
@@ -70,31 +93,44 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the variants, one per line")
 
-    train = commands.add_parser("train", help="train a variant; writes runs/<name>/")
-    train.add_argument("--model", choices=sorted(VARIANTS), default=argparse.SUPPRESS, help=f"variant (default {DEFAULT_VARIANT})")
+    train_cmd = commands.add_parser("train", help="train a variant; writes runs/<name>/")
+    train_cmd.add_argument("--model", choices=sorted(VARIANTS), default=argparse.SUPPRESS,
+                           help=f"variant (default {DEFAULT_VARIANT})")
     defaults = default_config(DEFAULT_VARIANT)
     for flag, (section, field, kind, help) in TRAIN_FLAGS.items():
-        add_flag(train, flag, kind, f"{help} (default {defaults[section][field]})")
-    train.add_argument("--seed", type=int, default=argparse.SUPPRESS, help="seed of networks, batches, samples")
-    train.add_argument("--config", type=Path, help="start from this config.json (flags override it)")
-    train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run from its last checkpoint")
-    train.add_argument("--name", help="run folder name (default <model>-<date>-<time>)")
-    train.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where run folders go (default runs/)")
-    train.add_argument("--overwrite", action="store_true", help="replace an existing run folder of the same name")
+        if field in defaults[section]:
+            add_flag(train_cmd, flag, kind, f"{help} (default {defaults[section][field]})")
+        else:
+            add_flag(train_cmd, flag, kind, f"{help} (--model {' | '.join(variants_with(field))})")
+    train_cmd.add_argument("--seed", type=int, default=argparse.SUPPRESS, help="seed of networks, batches, samples")
+    train_cmd.add_argument("--config", type=Path, help="start from this config.json (flags override it)")
+    train_cmd.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run from its last checkpoint")
+    train_cmd.add_argument("--name", help="run folder name (default <model>-<date>-<time>)")
+    train_cmd.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where run folders go (default runs/)")
+    train_cmd.add_argument("--overwrite", action="store_true", help="replace an existing run folder of the same name")
 
-    evaluate = commands.add_parser("evaluate", help="ELBO and importance-weighted NLL of a trained run on the test images")
-    evaluate.add_argument("run_dir", type=Path)
-    evaluate.add_argument("--iw-samples", type=natural, default=5000,
-                          help="k, importance samples per test image for log p(x) (default 5000, the papers' "
-                               "protocol; 0: the ELBO alone)")
-    evaluate.add_argument("--chunk-size", type=positive, default=1000,
-                          help="importance samples per pass: memory grows with chunk size x batch size (default 1000)")
-    evaluate.add_argument("--iw-batch-size", type=positive, default=10, help="test images per pass (default 10)")
-    sample = commands.add_parser("sample", help="draw images from a trained run's model")
-    sample.add_argument("run_dir", type=Path)
-    sample.add_argument("-n", type=positive, default=64, help="number of samples (default 64)")
-    sample.add_argument("-o", "--output", type=Path, help="PNG to write (default RUN_DIR/samples.png)")
-    for command in (train, evaluate, sample):
+    evaluate_cmd = commands.add_parser("evaluate", help="reconstruction, ELBO and importance-weighted NLL of a "
+                                       "trained run")
+    evaluate_cmd.add_argument("run_dir", type=Path)
+    evaluate_cmd.add_argument("--iw-samples", type=natural, default=5000,
+                              help="k, importance samples per test image for log p(x) (default 5000, the papers' "
+                                   "protocol; 0: the ELBO alone)")
+    evaluate_cmd.add_argument("--chunk-size", type=positive, default=1000,
+                              help="importance samples per pass: memory grows with chunk size x batch size "
+                                   "(default 1000)")
+    evaluate_cmd.add_argument("--iw-batch-size", type=positive, default=10, help="test images per pass (default 10)")
+    sample_cmd = commands.add_parser("sample", help="draw images from a trained run's model")
+    sample_cmd.add_argument("run_dir", type=Path)
+    sample_cmd.add_argument("-n", type=positive, default=64, help="number of samples (default 64)")
+    sample_cmd.add_argument("-o", "--output", type=Path, help="PNG to write (default RUN_DIR/samples.png)")
+    plot_cmd = commands.add_parser("plot", help="pictures of trained runs side by side, one panel per run")
+    plot_cmd.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    plot_cmd.add_argument("--kind", choices=PLOT_KINDS, required=True,
+                          help="; ".join(f"{kind}: {text}" for kind, text in PLOT_KINDS.items()))
+    plot_cmd.add_argument("--pca", action="store_true",
+                          help="add a PCA panel fitted on the first run's training images (kinds latent, interpolation)")
+    plot_cmd.add_argument("-o", "--output", type=Path, help="PNG to write (default FIRST_RUN_DIR/KIND.png)")
+    for command in (train_cmd, evaluate_cmd, sample_cmd, plot_cmd):
         command.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     return parser
 
@@ -122,6 +158,9 @@ def train_config(args):
     for flag, (section, field, _, _) in TRAIN_FLAGS.items():
         key = flag[2:].replace("-", "_")
         if key in given:
+            if field not in config[section]:
+                raise ValueError(f"{flag} is not an option of --model {config['variant']} (it is of --model "
+                                 f"{' | '.join(variants_with(field))})")
             config[section][field] = given[key]
     if "seed" in given:
         config["seed"] = given["seed"]
@@ -133,7 +172,7 @@ def load_run(run_dir, device, with_data=True):
     dataset."""
     config = rundir.read_json(Path(run_dir) / rundir.CONFIG)
     state = rundir.load_checkpoint(run_dir)
-    model, guide = build(config, math.prod(config["image_shape"]), device)
+    model, guide = build(config, config["image_shape"], device)
     model.load_state_dict(state["model"])
     guide.load_state_dict(state["guide"])
     model.eval()
@@ -142,10 +181,10 @@ def load_run(run_dir, device, with_data=True):
     return config, model, guide, data
 
 
-def build(config, data_dim, device):
+def build(config, image_shape, device):
     pyro.set_rng_seed(config["seed"])
     variant = VARIANTS[config["variant"]]
-    model, guide = variant.build(variant.config(**config["model"]), data_dim)
+    model, guide = variant.build(variant.config(**config["model"]), image_shape)
     return model.to(device), guide.to(device)
 
 
@@ -174,7 +213,7 @@ def cmd_train(args):
         config = train_config(args)
     train_cfg = TrainConfig(**config["train"])
     data = Dataset(DataConfig(**config["data"]), device, config["seed"])
-    model, guide = build(config, data.dim, device)
+    model, guide = build(config, data.image_shape, device)
     if not args.resume:
         run_dir = new_run_dir(args, config)
     config["image_shape"] = list(data.image_shape)
@@ -187,7 +226,9 @@ def cmd_train(args):
         print(f"\ninterrupted; continue with: python run.py train --resume {run_dir}", file=sys.stderr)
         return 130
     save_pictures(run_dir, model, guide, data, metrics, device)
-    print(f"validation ELBO {metrics[-1]['valid_elbo']:.2f} nats per image after {metrics[-1]['epoch']} epochs")
+    last = metrics[-1]
+    print(f"after {last['epoch']} epochs: validation ELBO {last['valid_elbo']:.2f}, reconstruction log p(x | z) "
+          f"{last['valid_recon']:.2f} nats per image")
     print(f"wrote {run_dir}/: config.json metrics.jsonl checkpoint.pt samples.png reconstructions.png curves.png")
     return 0
 
@@ -204,12 +245,20 @@ def cmd_evaluate(args):
     config, model, guide, data = load_run(args.run_dir, device)
     elbo = make_elbo(config["train"]["elbo"])
     batch_size = config["train"]["batch_size"]
+    point_masses = evaluate.point_masses(poutine.trace(guide).get_trace(data.images["test"][:1]))
     results = {}
-    for split in ("valid", "test"):
-        results[f"{split}_elbo"] = mean_elbo(model, guide, data.batches(split, batch_size, shuffle=False), elbo)
-        print(f"{split:5s} ELBO {results[f'{split}_elbo']:9.3f} nats per image "
-              f"({len(data.images[split])} images, {type(elbo).__name__}, binarization {config['data']['binarize']})")
-    if args.iw_samples:
+    for split in ("train", "valid", "test"):
+        batches = partial(data.batches, split, batch_size, shuffle=False)
+        results[f"{split}_recon"] = evaluate.mean_reconstruction(model, guide, batches())
+        line = f"{split:5s} log p(x | z) {results[f'{split}_recon']:9.3f}"
+        if split != "train" and not point_masses:
+            results[f"{split}_elbo"] = evaluate.mean_elbo(model, guide, batches(), elbo)
+            line += f"   ELBO {results[f'{split}_elbo']:9.3f}"
+        print(f"{line} nats per image ({len(data.images[split])} images, binarization {config['data']['binarize']})")
+    print("(log p(x | z) with z ~ q(z | x) is the reconstruction term; minus it is the summed binary cross-entropy)")
+    if point_masses:
+        print(f"no ELBO or log p(x): the guide puts a point mass on {', '.join(point_masses)}, which has no density")
+    elif args.iw_samples:
         log_px = iw_log_likelihoods(model, guide, data.images["test"], args.iw_samples, args.chunk_size,
                                     args.iw_batch_size)
         nll = -log_px
@@ -219,7 +268,7 @@ def cmd_evaluate(args):
               f"error over {len(nll)} images, k = {args.iw_samples} importance samples)")
         rundir.atomic_write(args.run_dir / rundir.TEST_LOG_LIKELIHOOD, lambda f: np.save(f, log_px.numpy()))
     rundir.write_json(args.run_dir / rundir.EVALUATION, results)
-    print(f"wrote {args.run_dir / rundir.EVALUATION}" + (f" and {rundir.TEST_LOG_LIKELIHOOD}" if args.iw_samples else ""))
+    print(f"wrote {args.run_dir / rundir.EVALUATION}" + (f" and {rundir.TEST_LOG_LIKELIHOOD}" if "test_nll" in results else ""))
     return 0
 
 
@@ -228,7 +277,7 @@ def iw_log_likelihoods(model, guide, images, iw_samples, chunk_size, batch_size)
     values, nll_sum = [], 0.0
     with tqdm(total=len(images), desc=f"log p(x), k = {iw_samples}", unit="img") as progress:
         for x in images.split(batch_size):
-            values.append(log_likelihood(model, guide, x, iw_samples=iw_samples, chunk_size=chunk_size))
+            values.append(evaluate.log_likelihood(model, guide, x, iw_samples=iw_samples, chunk_size=chunk_size))
             nll_sum -= values[-1].sum().item()
             progress.update(len(x))
             progress.set_postfix(nll=f"{nll_sum / progress.n:.2f}", refresh=False)
@@ -242,6 +291,48 @@ def cmd_sample(args):
     plots.save_samples(output, model, args.n, math.prod(config["image_shape"]), config["image_shape"], device)
     print(f"wrote {output}")
     return 0
+
+
+def cmd_plot(args):
+    device = resolve_device(args.device)
+    if args.pca and args.kind not in PCA_KINDS:
+        raise ValueError(f"--pca goes with --kind {' or '.join(PCA_KINDS)}, not {args.kind}")
+    caption = f"\n{plots.CAPTIONS[args.kind]}" if args.kind in plots.CAPTIONS else ""
+    panels = {}
+    for run_dir in args.run_dirs:
+        config, model, guide, data = load_run(run_dir, device)
+        if args.pca and not panels:
+            pca = PCA(data.images["train"], config["model"]["latent"])
+            panels[f"PCA, {config['model']['latent']} components{caption}"] = plot_panel(
+                args.kind, pca.encode, pca.decode, data.images["test"])
+        title = f"{run_dir.name}: {config['variant']}, {config['model']['latent']}-D latent{caption}"
+        if args.kind == "samples":
+            panels[title] = plots.prior_means(model, 64, data.dim, device)
+        else:
+            encode, decode = partial(plots.latent_means, guide), partial(plots.decoded_means, model, data_dim=data.dim)
+            panels[title] = plot_panel(args.kind, encode, decode, data.images["test"])
+    output = args.output or args.run_dirs[0] / f"{args.kind}.png"
+    if args.kind == "latent":
+        plots.save_latent_scatter(output, panels, data.labels["test"])
+    else:
+        plots.save_image_panels(output, panels, data.image_shape, ncols=plots.PANEL_COLUMNS[args.kind])
+    print(f"wrote {output}")
+    return 0
+
+
+def plot_panel(kind, encode, decode, test_images):
+    """What one panel of a `kind` picture shows, from an encoder and a decoder (of a run, or PCA's)."""
+    codes = encode(test_images)
+    if kind == "latent":
+        return plots.plane(codes)
+    if kind == "interpolation":
+        return decode(plots.interpolation_codes(codes, plots.INTERPOLATION_PAIRS, plots.PANEL_COLUMNS[kind]))
+    if kind == "manifold":
+        if codes.shape[1] != 2:
+            raise ValueError(f"--kind manifold needs a 2-D latent, this run's has {codes.shape[1]}; try traversal")
+        return decode(plots.normal_grid(plots.PANEL_COLUMNS[kind]).to(codes))
+    values = torch.linspace(-3, 3, plots.PANEL_COLUMNS[kind])
+    return decode(plots.traversal_codes(codes[0], codes, plots.TRAVERSAL_UNITS, values))
 
 
 def cmd_list(args):
@@ -270,7 +361,8 @@ def tune_malloc():
 def main(argv=None):
     tune_malloc()
     args = build_parser().parse_args(argv)
-    command = {"list": cmd_list, "train": cmd_train, "evaluate": cmd_evaluate, "sample": cmd_sample}[args.command]
+    command = {"list": cmd_list, "train": cmd_train, "evaluate": cmd_evaluate, "sample": cmd_sample,
+               "plot": cmd_plot}[args.command]
     try:
         return command(args)
     except (DataError, FileExistsError, FileNotFoundError, ValueError) as e:

@@ -9,6 +9,7 @@ import math
 from collections import OrderedDict
 
 import pyro
+import pyro.distributions as dist
 import torch
 from pyro import poutine
 from pyro.ops import packed
@@ -29,6 +30,40 @@ def mean_elbo(model, guide, batches, elbo):
         total -= elbo.loss(model, guide, x)
         count += len(x)
     return total / count
+
+
+@torch.no_grad()
+def mean_reconstruction(model, guide, batches):
+    """The ELBO's reconstruction term E_q[log p(x | z)] per image over all `batches`, one z ~ q(z | x) per image:
+    the log-probability of the model's observed sites. Its negative is the reconstruction error: summed binary
+    cross-entropy for Bernoulli pixels."""
+    total, count = 0.0, 0
+    for x in batches:
+        _, model_trace = traces(model, guide, x)
+        total += model_trace.log_prob_sum(lambda name, site: site["is_observed"]).item()
+        count += len(x)
+    return total / count
+
+
+def traces(model, guide, *args, **kwargs):
+    """The trace of the guide, and that of the model run on the guide's latent values."""
+    guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
+    model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(*args, **kwargs)
+    return guide_trace, model_trace
+
+
+def point_masses(trace):
+    """The latent sites of a trace drawn from a point mass (Delta, possibly wrapped): they have no density, so the
+    pair gives no bound on log p(x)."""
+    names = []
+    for name, site in trace.nodes.items():
+        if site["type"] == "sample" and not site["is_observed"]:
+            fn = site["fn"]
+            while hasattr(fn, "base_dist"):
+                fn = fn.base_dist
+            if isinstance(fn, dist.Delta):
+                names.append(name)
+    return names
 
 
 @torch.no_grad()
@@ -63,8 +98,7 @@ def log_likelihood(model, guide, *args, iw_samples=5000, chunk_size=1000, data_p
 def max_plate_nesting(model, guide, args, kwargs):
     """How many plates deep the pair goes, from one trace of it (as Pyro's ELBOs guess it)."""
     with poutine.block():
-        guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
-        model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(*args, **kwargs)
+        guide_trace, model_trace = traces(model, guide, *args, **kwargs)
     dims = [frame.dim for trace in (guide_trace, model_trace) for site in trace.nodes.values()
             if site["type"] == "sample" for frame in site["cond_indep_stack"] if frame.vectorized]
     return -min(dims, default=0)
@@ -79,8 +113,10 @@ def log_weights(model, guide, args, kwargs, num_particles, nesting, data_plate):
     model = EnumMessenger()(model)
     device = next((arg.device for arg in args if torch.is_tensor(arg)), None)
     with pyro.plate(PARTICLES, num_particles, dim=-1 - nesting, device=device):
-        guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
-        model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(*args, **kwargs)
+        guide_trace, model_trace = traces(model, guide, *args, **kwargs)
+    if point_masses(guide_trace):
+        raise ValueError(f"log_likelihood: the guide puts a point mass on {', '.join(point_masses(guide_trace))}; "
+                         "importance sampling needs a guide with a density")
     guide_trace, model_trace = prune_subsample_sites(guide_trace), prune_subsample_sites(model_trace)
     guide_trace.compute_log_prob()
     model_trace.compute_log_prob()

@@ -1,7 +1,10 @@
-"""Pictures of a run: samples from the prior, reconstructions, learning curves.
+"""Pictures of runs: samples from the prior, reconstructions, learning curves, and the pictures of the latent space
+(codes of the test digits, the 2-D manifold, traversals of single units, interpolations).
 
-Every model names its observed site "x"; the pictures show the mean of p(x | z) at that site (pixel probabilities
-for Bernoulli pixels), read from Pyro traces, so they work for any (model, guide) pair.
+Every model names its observed site "x" and its latent site "z"; the pictures show the mean of p(x | z) at "x"
+(pixel probabilities for Bernoulli pixels) and the mean of q(z | x) at "z" (the code itself for a point-mass
+guide), read from Pyro traces, so they work for any (model, guide) pair. Figures have a fixed size in inches, so a
+PNG is DPI times that in pixels.
 """
 import matplotlib
 
@@ -11,9 +14,23 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from pyro import poutine  # noqa: E402
 
+from ppl_vae.evaluate import traces  # noqa: E402
+from ppl_vae.pca import PCA  # noqa: E402
 from ppl_vae.rundir import atomic_write  # noqa: E402
 
-OBSERVED = "x"
+OBSERVED, LATENT = "x", "z"
+DPI = 100
+PANEL_INCHES = 3.2  # width of one panel of a side-by-side figure
+# images per row in the latent-space pictures, and what the rows are
+PANEL_COLUMNS = {"manifold": 20, "traversal": 9, "interpolation": 10, "samples": 8}
+TRAVERSAL_UNITS = 10  # rows of a traversal: the most active units
+INTERPOLATION_PAIRS = 5  # rows of an interpolation: test images 0 -> 1, 2 -> 3, ...
+CAPTIONS = {
+    "manifold": "z from the inverse normal CDF of 0.05..0.95",
+    "traversal": "rows: most active units; z_u from -3 to 3",
+    "interpolation": "rows: test image 2i to 2i+1",
+    "samples": "mean of p(x | z), z ~ p(z)",
+}
 
 
 @torch.no_grad()
@@ -27,9 +44,7 @@ def prior_means(model, n, data_dim, device):
 @torch.no_grad()
 def reconstruction_means(model, guide, x):
     """z ~ q(z | x), then the mean of p(x | z)."""
-    guide_trace = poutine.trace(guide).get_trace(x)
-    model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(x)
-    return model_trace.nodes[OBSERVED]["fn"].mean
+    return traces(model, guide, x)[1].nodes[OBSERVED]["fn"].mean
 
 
 def tile(images, image_shape, ncols, pad=2):
@@ -45,16 +60,24 @@ def tile(images, image_shape, ncols, pad=2):
 
 
 def save_figure(fig, path):
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100, bbox_inches="tight"))
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=DPI))
     plt.close(fig)
 
 
-def save_grid(path, images, image_shape, title, ncols=8):
-    grid = tile(torch.as_tensor(images).cpu().numpy(), image_shape, ncols)
-    fig, ax = plt.subplots(figsize=(grid.shape[1] / 40, grid.shape[0] / 40 + 0.4))
-    ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    ax.set_title(title, fontsize=9)
-    ax.axis("off")
+def save_grid(path, images, image_shape, title, ncols=PANEL_COLUMNS["samples"]):
+    save_image_panels(path, {title: images}, image_shape, ncols)
+
+
+def save_image_panels(path, panels, image_shape, ncols, width=PANEL_INCHES):
+    """One tiled grid of images per panel, side by side. `panels` maps a title to (N, H*W) images in [0, 1], the same
+    N for every panel; each panel is `width` inches wide."""
+    grids = [tile(torch.as_tensor(images).clamp(0, 1).cpu().numpy(), image_shape, ncols) for images in panels.values()]
+    height = width * grids[0].shape[0] / grids[0].shape[1] + 0.5  # room for a two-line title
+    fig, axes = plt.subplots(1, len(grids), figsize=(width * len(grids), height), squeeze=False, layout="constrained")
+    for ax, title, grid in zip(axes[0], panels, grids):
+        ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(title, fontsize=8)
+        ax.axis("off")
     save_figure(fig, path)
 
 
@@ -73,9 +96,10 @@ def save_reconstructions(path, model, guide, x, image_shape, ncols=8):
 
 def save_curves(path, metrics):
     epochs = [m["epoch"] for m in metrics]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(epochs, [m["train_elbo"] for m in metrics], "o-", label="training objective (IWAE bound with --elbo iwae)")
+    fig, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
+    ax.plot(epochs, [m["train_elbo"] for m in metrics], "o-", label="training objective")
     ax.plot(epochs, [m["valid_elbo"] for m in metrics], "s-", label="validation ELBO")
+    ax.plot(epochs, [m["valid_recon"] for m in metrics], "^-", label="validation log p(x | z), z ~ q(z | x)")
     ax.set_xlabel("epoch")
     ax.set_ylabel("nats per image")
     ax.grid(alpha=0.3)
@@ -86,7 +110,7 @@ def save_curves(path, metrics):
 def save_nll_against_k(path, curves, images):
     """One line per trained run: the importance-weighted NLL estimate (-IWAE_k) against k, log-scaled.
     `curves` maps a label to (ks, nlls)."""
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
     for label, (ks, nlls) in curves.items():
         ax.plot(ks, nlls, marker="o", label=label)
     ax.set_xscale("log")
@@ -95,3 +119,64 @@ def save_nll_against_k(path, curves, images):
     ax.set_title(f"-IWAE_k on {images} test images")
     ax.legend(fontsize=8)
     save_figure(fig, path)
+
+
+@torch.no_grad()
+def latent_means(guide, images, batch_size=1000):
+    """The mean of q(z | x) for each image: the codes of an encoder."""
+    return torch.cat([poutine.trace(guide).get_trace(x).nodes[LATENT]["fn"].mean for x in images.split(batch_size)])
+
+
+@torch.no_grad()
+def decoded_means(model, z, data_dim):
+    """The mean of p(x | z) for each row of z: the images of a decoder."""
+    placeholder = z.new_zeros(len(z), data_dim)  # sets the plate size; only the distribution at "x" is read
+    trace = poutine.trace(poutine.condition(model, {LATENT: z})).get_trace(placeholder)
+    return trace.nodes[OBSERVED]["fn"].mean
+
+
+def plane(codes):
+    """Codes as points of a plane, with the axes' names: themselves if 2-D, else their two principal components."""
+    if codes.shape[1] == 2:
+        return codes, ("z1", "z2")
+    return PCA(codes, 2).encode(codes), ("principal component 1 of the codes", "principal component 2")
+
+
+def save_latent_scatter(path, panels, labels):
+    """The codes of the test images, one dot per image colored by its digit; `panels` maps a title to (N, 2) points
+    and the axes' names."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels) + 0.8, 4), squeeze=False, layout="constrained")
+    for ax, (title, (points, axis_names)) in zip(axes[0], panels.items()):
+        points = points.cpu().numpy()
+        dots = ax.scatter(points[:, 0], points[:, 1], c=labels.cpu().numpy(), cmap="tab10", vmin=-0.5, vmax=9.5,
+                          s=2, alpha=0.6, linewidths=0)
+        ax.set_title(title, fontsize=8)
+        ax.set_xlabel(axis_names[0], fontsize=8)
+        ax.set_ylabel(axis_names[1], fontsize=8)
+    fig.colorbar(dots, ax=axes[0].tolist(), ticks=range(10), label="digit")
+    save_figure(fig, path)
+
+
+def normal_grid(n):
+    """An n x n grid of 2-D codes evenly spaced in probability under N(0, I): the inverse normal CDF of 0.05..0.95
+    on each axis (the 2-D manifold figure of Kingma & Welling 2014, fig. 4). Rows run top to bottom from high z2 to
+    low, columns left to right from low z1 to high."""
+    values = torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(0.05, 0.95, n))
+    z2, z1 = torch.meshgrid(values.flip(0), values, indexing="ij")
+    return torch.stack([z1.flatten(), z2.flatten()], dim=-1)
+
+
+def traversal_codes(center, codes, units, values):
+    """For each of the `units` most active latent units, most active first (by the variance of `codes` across
+    images, Burda et al. 2015's activity), `center` with that unit set to each of `values` in turn: a row per unit."""
+    chosen = codes.var(dim=0).argsort(descending=True)[:units]
+    rows = center.repeat(len(chosen), len(values), 1)
+    rows[torch.arange(len(chosen)), :, chosen] = values.to(center)
+    return rows.reshape(-1, len(center))
+
+
+def interpolation_codes(codes, pairs, steps):
+    """`steps` codes evenly spaced from codes[2i] to codes[2i + 1] for i < pairs: one row of codes per pair."""
+    start, end = codes[0 : 2 * pairs : 2], codes[1 : 2 * pairs : 2]
+    t = torch.linspace(0, 1, steps, device=codes.device)[:, None]
+    return (start[:, None] * (1 - t) + end[:, None] * t).reshape(-1, codes.shape[-1])

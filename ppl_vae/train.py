@@ -1,5 +1,6 @@
 """Stochastic variational inference for any (model, guide) pair: epochs of steps on a Pyro ELBO, progress,
 metrics and checkpoints in the run folder, resumable to the same numbers."""
+import math
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -7,11 +8,11 @@ from functools import partial
 import pyro
 import torch
 from pyro.infer import RenyiELBO, Trace_ELBO, TraceMeanField_ELBO
-from pyro.poutine.scale_messenger import ScaleMessenger
+from pyro.poutine.messenger import Messenger
 from tqdm import tqdm
 
 from ppl_vae import rundir
-from ppl_vae.evaluate import mean_elbo
+from ppl_vae.evaluate import mean_elbo, mean_reconstruction
 
 # The importance-weighted bound of Burda et al. 2015 (eq. 8) is the Renyi bound at alpha = 0 (Li & Turner 2016); with
 # one particle it is the ELBO.
@@ -28,6 +29,8 @@ class TrainConfig:
     elbo: str = "meanfield"
     num_particles: int = 1  # samples of z per image in each gradient estimate, vectorized (k of the IWAE bound)
     beta: float = 1.0  # weight of the KL term (beta-VAE, Higgins et al. 2017); 1 is the ELBO
+    kl_anneal: int = 0  # steps over which the KL weight rises linearly from 0 to beta (Bowman et al. 2016)
+    prior: str = "normal"  # none: log p(z) left out of the objective (with the delta guide, the plain autoencoder)
 
 
 def make_elbo(name, num_particles=1):
@@ -36,13 +39,27 @@ def make_elbo(name, num_particles=1):
     return ELBOS[name](num_particles=num_particles, vectorize_particles=num_particles > 1)
 
 
-class ScaleLatents(ScaleMessenger):
+PRIORS = ("normal", "none")
+
+
+class ScaleLatents(Messenger):
     """poutine.scale restricted to latent (unobserved) sample sites. Applied to both model and guide it multiplies
-    log p(z) and log q(z | x), so the ELBO's KL term is scaled and the likelihood term is not (beta-VAE)."""
+    log p(z) and log q(z | x), so the ELBO's KL term is scaled and the likelihood term is not (beta-VAE). Unlike
+    poutine.scale, the weight may be 0 (the start of KL annealing; no prior) and may change between steps."""
+
+    def __init__(self, weight):
+        super().__init__()
+        self.weight = weight
 
     def _process_message(self, msg):
-        if not msg["is_observed"]:
-            super()._process_message(msg)
+        if msg["type"] == "sample" and not msg["is_observed"]:
+            msg["scale"] = self.weight * msg["scale"]
+
+
+def kl_weight(step, beta, anneal_steps):
+    """The KL term's weight at SVI step `step` (counted from 0): linear warm-up from 0 to beta over the first
+    `anneal_steps` steps, then beta (Bowman et al. 2016, sec. 3.1)."""
+    return beta * min(1.0, step / anneal_steps) if anneal_steps else beta
 
 
 def make_optimizer(model, guide, lr):
@@ -51,11 +68,13 @@ def make_optimizer(model, guide, lr):
     return torch.optim.Adam([*model.parameters(), *guide.parameters()], lr=lr, fused=True)
 
 
-def train_epoch(model, guide, elbo, optimizer, batches, progress=None):
+def train_epoch(model, guide, elbo, optimizer, batches, progress=None, before_step=None):
     """One pass of SVI steps over `batches`; returns the mean training objective per image: the ELBO if beta = 1,
-    the IWAE bound with the iwae ELBO."""
+    the IWAE bound with the iwae ELBO. `before_step(i)` is called before the i-th step of the epoch."""
     total, count = 0.0, 0
     for step, x in enumerate(batches):
+        if before_step is not None:
+            before_step(step)
         # Pyro's checks of site shapes and distribution arguments run on each epoch's first step; off after it,
         # as they cost about 8% of a step (bench/throughput.py).
         with pyro.validation_enabled(step == 0):
@@ -77,10 +96,14 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False):
     continue from the checkpoint, so an interrupted run ends with the same numbers as an uninterrupted one.
     """
     pyro.clear_param_store()  # the modules hold the parameters; the store only names them
+    if cfg.prior not in PRIORS:
+        raise ValueError(f"unknown prior {cfg.prior!r}; choose one of {PRIORS}")
     elbo = make_elbo(cfg.elbo, cfg.num_particles)
-    train_model, train_guide = model, guide
-    if cfg.beta != 1:
-        train_model, train_guide = ScaleLatents(cfg.beta)(model), ScaleLatents(cfg.beta)(guide)
+    latent_scale = ScaleLatents(cfg.beta)  # its weight follows kl_weight step by step
+    train_model, train_guide = latent_scale(model), latent_scale(guide)
+    if cfg.prior == "none":
+        train_model = ScaleLatents(0.0)(train_model)
+    steps_per_epoch = math.ceil(len(data.images["train"]) / cfg.batch_size)
     optimizer = make_optimizer(model, guide, cfg.lr)
     metrics = []
     if resume:
@@ -94,14 +117,25 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False):
         metrics = rundir.read_metrics(run_dir)[: state["epoch"]]  # drop an epoch logged after the last checkpoint
     for epoch in range(len(metrics) + 1, cfg.epochs + 1):
         start = time.perf_counter()
+        first_step = (epoch - 1) * steps_per_epoch
+
+        def set_kl_weight(step):
+            latent_scale.weight = kl_weight(first_step + step, cfg.beta, cfg.kl_anneal)
+
+        model.train()
+        guide.train()
         with tqdm(total=len(data.images["train"]), desc=f"epoch {epoch}/{cfg.epochs}", unit="img") as progress:
             batches = data.batches("train", cfg.batch_size)
-            train_elbo = train_epoch(train_model, train_guide, elbo, optimizer, batches, progress)
-            valid_batches = data.batches("valid", cfg.batch_size, shuffle=False)
-            # the ELBO (one particle) whatever the training bound, so that runs compare
-            valid_elbo = mean_elbo(model, guide, valid_batches, make_elbo(cfg.elbo))
-            progress.set_postfix(elbo=f"{train_elbo:.2f}", valid=f"{valid_elbo:.2f}")
+            train_elbo = train_epoch(train_model, train_guide, elbo, optimizer, batches, progress, set_kl_weight)
+            model.eval()
+            guide.eval()
+            # the ELBO (one particle) whatever the training objective, so that runs compare
+            valid_elbo = mean_elbo(model, guide, data.batches("valid", cfg.batch_size, shuffle=False),
+                                   make_elbo(cfg.elbo))
+            valid_recon = mean_reconstruction(model, guide, data.batches("valid", cfg.batch_size, shuffle=False))
+            progress.set_postfix(elbo=f"{train_elbo:.2f}", valid=f"{valid_elbo:.2f}", recon=f"{valid_recon:.2f}")
         metrics.append({"epoch": epoch, "train_elbo": train_elbo, "valid_elbo": valid_elbo,
+                        "valid_recon": valid_recon, "kl_weight": latent_scale.weight,
                         "seconds": time.perf_counter() - start})
         rundir.write_metrics(run_dir, metrics)
         rundir.save_checkpoint(run_dir, {

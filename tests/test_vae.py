@@ -16,7 +16,7 @@ DIM = 20
 
 def small_pair(seed=0, latent=3):
     pyro.set_rng_seed(seed)
-    return build_vae(VAEConfig(latent=latent, hidden=[16]), DIM)
+    return build_vae(VAEConfig(latent=latent, hidden=[16]), (DIM,))
 
 
 def binary_batch(n=8, seed=1):
@@ -74,7 +74,7 @@ def test_beta_scales_the_kl_term_only():
 def test_a_few_hundred_steps_raise_the_validation_elbo(tmp_path):
     pyro.set_rng_seed(0)
     data = Dataset(DataConfig(subset=1000), seed=0)
-    model, guide = build_vae(VAEConfig(), data.dim)
+    model, guide = build_vae(VAEConfig(), data.image_shape)
     initial = mean_elbo(model, guide, data.batches("valid", 500, shuffle=False), TraceMeanField_ELBO())
     metrics = fit(model, guide, data, TrainConfig(epochs=30, batch_size=100), tmp_path)  # 300 steps
     # An untrained decoder says p = 1/2 per pixel: 784 log 2 = 543 nats. After 300 steps the VAE has learned the
@@ -88,7 +88,7 @@ def test_a_few_hundred_steps_raise_the_validation_elbo(tmp_path):
 def test_trains_on_cuda(tmp_path):
     pyro.set_rng_seed(0)
     data = Dataset(DataConfig(subset=500), device="cuda", seed=0)
-    model, guide = (m.cuda() for m in build_vae(VAEConfig(), data.dim))
+    model, guide = (m.cuda() for m in build_vae(VAEConfig(), data.image_shape))
     metrics = fit(model, guide, data, TrainConfig(epochs=2, elbo="iwae", num_particles=4), tmp_path)
     assert metrics[-1]["valid_elbo"] > metrics[0]["valid_elbo"] - 5
     assert next(model.parameters()).is_cuda
