@@ -87,3 +87,10 @@ def parse_corruption(spec):
         raise ValueError(f"--corrupt {spec!r}: expected mask:P with 0 <= P < 1 or gauss:S with S >= 0, "
                          "e.g. mask:0.3 or gauss:0.5")
     return kind, level
+
+
+def concat(*tensors):
+    """Concatenate along the last dim after broadcasting the others: a class enumerated by Pyro has shape
+    (10, 1, 10) against the images' (N, D)."""
+    batch_shape = torch.broadcast_shapes(*(t.shape[:-1] for t in tensors))
+    return torch.cat([t.expand(*batch_shape, t.shape[-1]) for t in tensors], dim=-1)

@@ -1,0 +1,32 @@
+"""The M2 guide (Kingma et al. 2014, eq. 4): a classifier and a class-conditional Gaussian encoder,
+
+    q(y | x) = Categorical(softmax(classifier(x)))         only when y is not observed; summed, not sampled
+    q(z | x, y) = Normal(loc(x, y), diag(scale(x, y)^2))
+
+`config_enumerate` marks y for parallel enumeration, so TraceEnum_ELBO sums the ELBO over the ten classes weighted
+by q(y | x), with q's entropy: the unlabelled bound U(x) of Kingma's eq. 7, exactly.
+"""
+import pyro
+import pyro.distributions as dist
+import torch.nn.functional as F
+from pyro.infer import config_enumerate
+from torch import nn
+
+from ppl_vae.nets import concat
+
+
+class M2Guide(nn.Module):
+    def __init__(self, classifier: nn.Module, encoder: nn.Module):
+        super().__init__()
+        self.classifier = classifier
+        self.encoder = encoder
+
+    @config_enumerate
+    def forward(self, x, y=None):
+        pyro.module("classifier", self.classifier)
+        pyro.module("encoder", self.encoder)
+        with pyro.plate("data", x.shape[0], device=x.device):
+            if y is None:
+                y = pyro.sample("y", dist.OneHotCategorical(logits=self.classifier(x)))
+            loc, raw_scale = self.encoder(concat(x, y)).chunk(2, dim=-1)
+            pyro.sample("z", dist.Normal(loc, F.softplus(raw_scale)).to_event(1))

@@ -1,0 +1,62 @@
+"""M2 as a model/guide pair: the enumerated bound is the explicit sum over classes; a labelled batch enumerates
+nothing."""
+import pyro
+import pyro.distributions as dist
+import pytest
+import torch
+import torch.nn.functional as F
+from pyro import poutine
+from pyro.infer import TraceEnum_ELBO
+
+from guides.m2 import M2Guide
+from models.m2 import M2
+from ppl_vae.nets import mlp
+
+DIM, LATENT, CLASSES = 12, 3, 10
+
+
+def small_m2():
+    pyro.set_rng_seed(0)
+    model = M2(mlp([LATENT + CLASSES, 16, DIM]), LATENT)
+    guide = M2Guide(mlp([DIM, 16, CLASSES]), mlp([DIM + CLASSES, 16, 2 * LATENT]))
+    return model, guide
+
+
+def test_the_enumerated_elbo_is_the_explicit_sum_over_classes():
+    """For an unlabelled x: ELBO = sum_y q(y|x) ELBO(x, y) + H[q(y|x)] (Kingma et al. 2014, eq. 7), with
+    ELBO(x, y) = log p(x|y,z_y) + log p(y) + log p(z_y) - log q(z_y|x,y), computed here from the networks at the z_y
+    that TraceEnum_ELBO draws (the same seed)."""
+    model, guide = small_m2()
+    x = torch.bernoulli(torch.rand(1, DIM, generator=torch.Generator().manual_seed(1)))
+    elbo = TraceEnum_ELBO(max_plate_nesting=1)
+    with torch.no_grad():
+        pyro.set_rng_seed(2)
+        enumerated = -elbo.loss(model, guide, x)
+        pyro.set_rng_seed(2)
+        z = poutine.trace(poutine.enum(guide, first_available_dim=-2)).get_trace(x).nodes["z"]["value"]
+        z = z.reshape(CLASSES, LATENT)  # one draw per class: q(z | x, y) for y = 0..9
+        ys = torch.eye(CLASSES)
+        q_y = F.softmax(guide.classifier(x), dim=-1)[0]
+        loc, raw_scale = guide.encoder(torch.cat([x.expand(CLASSES, DIM), ys], dim=-1)).chunk(2, dim=-1)
+        per_class = (dist.Bernoulli(logits=model.decoder(torch.cat([z, ys], -1))).log_prob(x).sum(-1)
+                     + torch.log(torch.tensor(1 / CLASSES))
+                     + dist.Normal(0.0, 1.0).log_prob(z).sum(-1)
+                     - dist.Normal(loc, F.softplus(raw_scale)).log_prob(z).sum(-1))
+        explicit = (q_y * per_class).sum() - (q_y * q_y.log()).sum()
+    assert enumerated == pytest.approx(explicit.item(), abs=1e-4)
+    # the sum is over classes, not one sampled class: a single class's bound differs
+    assert all(abs(enumerated - value) > 1e-2 for value in per_class.tolist())
+
+
+def test_a_labelled_batch_observes_y_and_enumerates_nothing():
+    model, guide = small_m2()
+    x = torch.bernoulli(torch.rand(4, DIM, generator=torch.Generator().manual_seed(1)))
+    y = F.one_hot(torch.tensor([3, 1, 4, 1]), CLASSES).float()
+    guide_trace = poutine.trace(poutine.enum(guide, first_available_dim=-2)).get_trace(x, y)
+    model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(x, y)
+    assert "y" not in guide_trace.nodes
+    assert model_trace.nodes["y"]["is_observed"] and torch.equal(model_trace.nodes["y"]["value"], y)
+    assert guide_trace.nodes["z"]["value"].shape == (4, LATENT)
+    enumerated = [name for trace in (guide_trace, model_trace) for name, site in trace.nodes.items()
+                  if site["type"] == "sample" and site["infer"].get("_enumerate_dim") is not None]
+    assert enumerated == []
