@@ -21,7 +21,7 @@ from torch.distributions import Normal, kl_divergence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ppl_vae.data import DataConfig, Dataset  # noqa: E402
-from ppl_vae.train import TrainConfig, make_elbo, make_optimizer, train_epoch  # noqa: E402
+from ppl_vae.train import TrainConfig, elbo_step, make_elbo, make_optimizer, train_epoch  # noqa: E402
 from ppl_vae.variants import VAEConfig, build_vae  # noqa: E402
 
 
@@ -45,7 +45,7 @@ def images_per_second(run, data, batch_size, steps):
     batches = list(itertools.islice(data.batches("train", batch_size), steps))
     start = time.perf_counter()
     run(iter(batches))
-    return sum(len(x) for x in batches) / (time.perf_counter() - start)
+    return sum(len(x) for x, in batches) / (time.perf_counter() - start)
 
 
 def main():
@@ -70,11 +70,11 @@ def main():
     analytic = args.elbo == "meanfield"
 
     def plain_loop(adam):
-        return lambda batches: [plain_step(encoder, decoder, adam, x, analytic) for x in batches]
+        return lambda batches: [plain_step(encoder, decoder, adam, x, analytic) for x, in batches]
 
     ours = "ours (Pyro ELBO, trainer)"
     contenders = {
-        ours: lambda batches: train_epoch(model, guide, elbo, optimizer, batches),
+        ours: lambda batches: train_epoch(elbo_step(model, guide, elbo), optimizer, batches),
         "plain PyTorch, Adam": plain_loop(plain_adam),
         "plain PyTorch, fused Adam": plain_loop(fused_adam),
     }

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ppl_vae.rundir import atomic_write
 
@@ -230,11 +231,39 @@ class Dataset:
             self.labels[name] = torch.from_numpy(y).to(device)
         self.dim = sizes.pop()
 
-    def batches(self, split, batch_size, shuffle=True):
-        """Batches of images from one split, by (shuffled) index; training images binarized afresh if dynamic."""
+    def batches(self, split, batch_size, shuffle=True, labels=False, indices=None):
+        """Batches from one split by (shuffled) index, each a tuple of the program's arguments: (images,), or
+        (images, one-hot labels) with labels=True; training images binarized afresh if dynamic. `indices`: only
+        these images of the split."""
         images = self.images[split]
-        n = len(images)
-        order = torch.randperm(n, device=images.device) if shuffle else torch.arange(n, device=images.device)
-        for start in range(0, n, batch_size):
-            x = images[order[start : start + batch_size]]
-            yield torch.bernoulli(x) if self.binarize == "dynamic" and split == "train" else x
+        if indices is None:
+            indices = torch.arange(len(images), device=images.device)
+        if shuffle:
+            indices = indices[torch.randperm(len(indices), device=images.device)]
+        for start in range(0, len(indices), batch_size):
+            index = indices[start : start + batch_size]
+            x = torch.bernoulli(images[index]) if self.binarize == "dynamic" and split == "train" else images[index]
+            yield (x, self.one_hot(self.labels[split][index])) if labels else (x,)
+
+    def one_hot(self, labels):
+        return F.one_hot(labels.long(), self.num_classes).to(self.images["train"].dtype)
+
+    @property
+    def num_classes(self):
+        return int(self.labels["train"].max()) + 1
+
+    def balanced_subset(self, n, seed):
+        """Indices of n training images, n / classes of each class, drawn at random with this seed (the labelled
+        set of semi-supervised learning)."""
+        labels = self.labels["train"].cpu()
+        if n % self.num_classes or n <= 0:
+            raise DataError(f"labelled images: {n} is not a positive multiple of the {self.num_classes} classes")
+        generator = torch.Generator().manual_seed(seed)
+        chosen = []
+        for label in range(self.num_classes):
+            members = (labels == label).nonzero().flatten()
+            if len(members) < n // self.num_classes:
+                raise DataError(f"labelled images: {n} asks for {n // self.num_classes} of class {label}, which has "
+                                f"{len(members)} training images")
+            chosen.append(members[torch.randperm(len(members), generator=generator)[: n // self.num_classes]])
+        return torch.cat(chosen).sort().values.to(self.labels["train"].device)

@@ -23,12 +23,12 @@ PARTICLES = "iw_particles"  # the name of the plate of importance samples
 
 @torch.no_grad()
 def mean_elbo(model, guide, batches, elbo):
-    """The ELBO per image over all `batches`, estimated by `elbo` (a Pyro ELBO instance: its loss is -ELBO summed
+    """The ELBO per image over all `batches` (tuples of the programs' arguments, images first), estimated by `elbo` (a Pyro ELBO instance: its loss is -ELBO summed
     over the batch)."""
     total, count = 0.0, 0
-    for x in batches:
-        total -= elbo.loss(model, guide, x)
-        count += len(x)
+    for batch in batches:
+        total -= elbo.loss(model, guide, *batch)
+        count += len(batch[0])
     return total / count
 
 
@@ -38,10 +38,10 @@ def mean_reconstruction(model, guide, batches):
     the log-probability of the model's observed sites. Its negative is the reconstruction error: summed binary
     cross-entropy for Bernoulli pixels."""
     total, count = 0.0, 0
-    for x in batches:
-        _, model_trace = traces(model, guide, x)
+    for batch in batches:
+        _, model_trace = traces(model, guide, *batch)
         total += model_trace.log_prob_sum(lambda name, site: site["is_observed"]).item()
-        count += len(x)
+        count += len(batch[0])
     return total / count
 
 

@@ -68,22 +68,28 @@ def make_optimizer(model, guide, lr):
     return torch.optim.Adam([*model.parameters(), *guide.parameters()], lr=lr, fused=True)
 
 
-def train_epoch(model, guide, elbo, optimizer, batches, progress=None, before_step=None):
-    """One pass of SVI steps over `batches`; returns the mean training objective per image: the ELBO if beta = 1,
-    the IWAE bound with the iwae ELBO. `before_step(i)` is called before the i-th step of the epoch."""
+def elbo_step(model, guide, elbo):
+    """The loss of an SVI step on a batch (a tuple of the programs' arguments): -ELBO, its gradients accumulated."""
+    return lambda batch: elbo.loss_and_grads(model, guide, *batch)
+
+
+def train_epoch(step_loss, optimizer, batches, progress=None, before_step=None):
+    """One pass of SVI steps over `batches`; returns the mean training objective per image (of each batch's first
+    argument): the ELBO if beta = 1, the IWAE bound with the iwae ELBO. `step_loss(batch)` returns the loss and
+    leaves its gradients; `before_step(i)` is called before the i-th step of the epoch."""
     total, count = 0.0, 0
-    for step, x in enumerate(batches):
+    for step, batch in enumerate(batches):
         if before_step is not None:
             before_step(step)
         # Pyro's checks of site shapes and distribution arguments run on each epoch's first step; off after it,
         # as they cost about 8% of a step (bench/throughput.py).
         with pyro.validation_enabled(step == 0):
-            total -= elbo.loss_and_grads(model, guide, x)
+            total -= step_loss(batch)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        count += len(x)
+        count += len(batch[0])
         if progress is not None:
-            progress.update(len(x))
+            progress.update(len(batch[0]))
             if step % 20 == 0:
                 progress.set_postfix(elbo=f"{total / count:.2f}", refresh=False)
     return total / count
@@ -126,7 +132,8 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False):
         guide.train()
         with tqdm(total=len(data.images["train"]), desc=f"epoch {epoch}/{cfg.epochs}", unit="img") as progress:
             batches = data.batches("train", cfg.batch_size)
-            train_elbo = train_epoch(train_model, train_guide, elbo, optimizer, batches, progress, set_kl_weight)
+            train_elbo = train_epoch(elbo_step(train_model, train_guide, elbo), optimizer, batches, progress,
+                                     set_kl_weight)
             model.eval()
             guide.eval()
             # the ELBO (one particle) whatever the training objective, so that runs compare

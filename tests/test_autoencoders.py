@@ -46,7 +46,7 @@ def test_the_delta_guide_makes_the_vae_model_an_autoencoder():
     with torch.no_grad():
         assert Trace_ELBO().loss(model, guide, x) == pytest.approx((bce - log_prior).item(), rel=1e-6)
         assert Trace_ELBO().loss(ScaleLatents(0.0)(model), guide, x) == pytest.approx(bce.item(), rel=1e-6)
-        assert -mean_reconstruction(model, guide, [x]) * len(x) == pytest.approx(bce.item(), rel=1e-6)
+        assert -mean_reconstruction(model, guide, [(x,)]) * len(x) == pytest.approx(bce.item(), rel=1e-6)
 
 
 def test_the_autoencoder_learns_on_mnist(tmp_path):
@@ -179,7 +179,7 @@ def test_a_zero_weight_leaves_the_reconstruction_term():
     pyro.set_rng_seed(1)
     loss = Trace_ELBO().loss(ScaleLatents(0.0)(model), ScaleLatents(0.0)(guide), x)
     pyro.set_rng_seed(1)
-    assert -mean_reconstruction(model, guide, [x]) * len(x) == pytest.approx(loss, rel=1e-6)
+    assert -mean_reconstruction(model, guide, [(x,)]) * len(x) == pytest.approx(loss, rel=1e-6)
 
 
 @pytest.fixture(scope="module")

@@ -143,7 +143,7 @@ def grey_npz(tmp_path):
 
 
 def draws(ds, split, times):
-    return torch.stack([torch.cat(list(ds.batches(split, 50, shuffle=False))) for _ in range(times)])
+    return torch.stack([torch.cat([x for x, in ds.batches(split, 50, shuffle=False)]) for _ in range(times)])
 
 
 def test_dynamic_binarization_draws_afresh_with_the_intensity_as_mean(grey_npz):
@@ -182,6 +182,21 @@ def test_train_on_valid_and_subset(grey_npz):
 def test_shuffled_batches_cover_the_split_once(grey_npz):
     ds = Dataset(DataConfig(dataset=grey_npz, binarize="none"))
     ds.images["train"] = torch.arange(100.0).unsqueeze(1)
-    seen = torch.cat(list(ds.batches("train", 30)))
-    assert [len(b) for b in ds.batches("train", 30)] == [30, 30, 30, 10]
+    seen = torch.cat([x for x, in ds.batches("train", 30)])
+    assert [len(x) for x, in ds.batches("train", 30)] == [30, 30, 30, 10]
     assert sorted(seen.squeeze(1).tolist()) == list(range(100)) and seen.squeeze(1).tolist() != list(range(100))
+
+
+def test_labelled_batches_and_a_balanced_labelled_subset(grey_npz):
+    ds = Dataset(DataConfig(dataset=grey_npz, binarize="none"))
+    ds.labels["train"] = torch.arange(100) % 4  # 25 of each of 4 classes
+    chosen = ds.balanced_subset(8, seed=0)
+    assert torch.equal(torch.bincount(ds.labels["train"][chosen]), torch.tensor([2, 2, 2, 2]))
+    assert torch.equal(chosen, ds.balanced_subset(8, seed=0)) and not torch.equal(chosen, ds.balanced_subset(8, 1))
+    (x, y), = ds.batches("train", 8, labels=True, indices=chosen)
+    assert torch.equal(y.argmax(-1).sort().values, torch.tensor([0, 0, 1, 1, 2, 2, 3, 3]))
+    assert y.sum(-1).eq(1).all() and len(x) == 8
+    with pytest.raises(DataError, match="not a positive multiple of the 4 classes"):
+        ds.balanced_subset(6, seed=0)
+    with pytest.raises(DataError, match="asks for 30 of class 0, which has 25"):
+        ds.balanced_subset(120, seed=0)
