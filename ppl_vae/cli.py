@@ -32,8 +32,8 @@ TRAIN_FLAGS = {
     "--num-particles": ("train", "num_particles", "positive", "samples of z per image per step, vectorized"),
     "--beta": ("train", "beta", float, "weight of the KL term (beta-VAE); 1 gives the ELBO"),
     "--kl-anneal": ("train", "kl_anneal", "natural", "steps of linear warm-up of the KL weight from 0 to beta"),
-    "--prior": ("train", "prior", list(PRIORS), "none: leave log p(z) out of the training objective (with --model "
-                "ae, the plain reconstruction-only autoencoder)"),
+    "--prior": ("train", "prior", list(PRIORS), "none: the KL term weighted 0, leaving the reconstruction term (with "
+                "--model ae, whose log q is 0, exactly log p(z) left out: the plain autoencoder)"),
     "--latent": ("model", "latent", "positive", "latent dimension"),
     "--net": ("model", "net", list(NETS), "encoder and decoder: fully connected, or (transposed) convolutions"),
     "--hidden": ("model", "hidden", "sizes", "hidden layer sizes of the encoder and decoder MLPs (--net mlp)"),

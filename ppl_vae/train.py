@@ -30,7 +30,7 @@ class TrainConfig:
     num_particles: int = 1  # samples of z per image in each gradient estimate, vectorized (k of the IWAE bound)
     beta: float = 1.0  # weight of the KL term (beta-VAE, Higgins et al. 2017); 1 is the ELBO
     kl_anneal: int = 0  # steps over which the KL weight rises linearly from 0 to beta (Bowman et al. 2016)
-    prior: str = "normal"  # none: log p(z) left out of the objective (with the delta guide, the plain autoencoder)
+    prior: str = "normal"  # none: the KL term weighted 0, leaving the reconstruction (with the delta guide: plain AE)
 
 
 def make_elbo(name, num_particles=1):
@@ -60,6 +60,17 @@ def kl_weight(step, beta, anneal_steps):
     """The KL term's weight at SVI step `step` (counted from 0): linear warm-up from 0 to beta over the first
     `anneal_steps` steps, then beta (Bowman et al. 2016, sec. 3.1)."""
     return beta * min(1.0, step / anneal_steps) if anneal_steps else beta
+
+
+def latent_weighting(cfg: TrainConfig):
+    """The weight of the KL term, and the messenger that applies it to the latent sites of model and guide (its
+    weight then follows kl_weight step by step). Without the prior the whole KL term, log p(z) - log q(z | x), is
+    weighted 0: TraceMeanField_ELBO computes it in closed form and scales it by the guide's scale, so the model's
+    log p(z) cannot be dropped alone. With the point-mass guide, whose log q is 0, that leaves out exactly log p(z)."""
+    if cfg.prior not in PRIORS:
+        raise ValueError(f"unknown prior {cfg.prior!r}; choose one of {PRIORS}")
+    beta = cfg.beta if cfg.prior == "normal" else 0.0
+    return beta, ScaleLatents(beta)
 
 
 def make_optimizer(model, guide, lr):
@@ -102,13 +113,9 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False):
     continue from the checkpoint, so an interrupted run ends with the same numbers as an uninterrupted one.
     """
     pyro.clear_param_store()  # the modules hold the parameters; the store only names them
-    if cfg.prior not in PRIORS:
-        raise ValueError(f"unknown prior {cfg.prior!r}; choose one of {PRIORS}")
     elbo = make_elbo(cfg.elbo, cfg.num_particles)
-    latent_scale = ScaleLatents(cfg.beta)  # its weight follows kl_weight step by step
+    beta, latent_scale = latent_weighting(cfg)
     train_model, train_guide = latent_scale(model), latent_scale(guide)
-    if cfg.prior == "none":
-        train_model = ScaleLatents(0.0)(train_model)
     steps_per_epoch = math.ceil(len(data.images["train"]) / cfg.batch_size)
     optimizer = make_optimizer(model, guide, cfg.lr)
     metrics = []
@@ -126,7 +133,7 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False):
         first_step = (epoch - 1) * steps_per_epoch
 
         def set_kl_weight(step):
-            latent_scale.weight = kl_weight(first_step + step, cfg.beta, cfg.kl_anneal)
+            latent_scale.weight = kl_weight(first_step + step, beta, cfg.kl_anneal)
 
         model.train()
         guide.train()
