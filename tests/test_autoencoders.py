@@ -53,15 +53,18 @@ def test_the_delta_guide_makes_the_vae_model_an_autoencoder(elbo):
         assert -mean_reconstruction(model, guide, [(x,)]) * len(x) == pytest.approx(bce.item(), rel=1e-6)
 
 
-def test_the_autoencoder_learns_on_mnist(tmp_path):
+def test_the_plain_autoencoder_learns_codes_that_carry_information(tmp_path):
     pyro.set_rng_seed(0)
     data = Dataset(DataConfig(subset=1000), seed=0)
-    model, guide = build_ae(AEConfig(latent=8), data.image_shape)
-    metrics = fit(model, guide, data, TrainConfig(epochs=10, prior="none"), tmp_path)  # 100 steps
-    # An untrained decoder says p = 1/2 per pixel: 784 log 2 = 543 nats of reconstruction error. 100 steps bring the
-    # summed BCE of the validation images below 200 nats (measured: about 150).
-    assert -metrics[0]["valid_recon"] > -metrics[-1]["valid_recon"]
-    assert -metrics[-1]["valid_recon"] < 200
+    model, guide = build_ae(AEConfig(latent=8, hidden=[200]), data.image_shape)
+    metrics = fit(model, guide, data, TrainConfig(epochs=20, prior="none"), tmp_path)  # 200 steps
+    # The best reconstruction without a code: each pixel's training frequency, whose summed BCE on the validation
+    # images is 204 nats. After 200 steps the autoencoder's is well below (measured: 160.5), so its codes tell the
+    # decoder about the image. (The untrained decoder's is 784 log 2 = 543.)
+    frequency = data.images["train"].mean(dim=0).clamp(1e-6, 1 - 1e-6)
+    x = data.images["valid"]
+    code_free = -(x * frequency.log() + (1 - x) * (1 - frequency).log()).sum(dim=1).mean().item()
+    assert -metrics[-1]["valid_recon"] < code_free - 25
 
 
 def test_importance_sampling_refuses_a_point_mass_guide():
