@@ -30,3 +30,10 @@ class M2Guide(nn.Module):
                 y = pyro.sample("y", dist.OneHotCategorical(logits=self.classifier(x)))
             loc, raw_scale = self.encoder(concat(x, y)).chunk(2, dim=-1)
             pyro.sample("z", dist.Normal(loc, F.softplus(raw_scale)).to_event(1))
+
+    def classify(self, x, y):
+        """The classification term of Kingma et al.'s eq. 9 as a program of its own: log q(y | x) of the given labels,
+        observed; trained with an empty guide and weighted alpha by poutine.scale."""
+        pyro.module("classifier", self.classifier)
+        with pyro.plate("data", x.shape[0], device=x.device):
+            pyro.sample("y_classified", dist.OneHotCategorical(logits=self.classifier(x)), obs=y)

@@ -41,6 +41,9 @@ TRAIN_FLAGS = {
     "--corrupt": ("model", "corrupt", str, "denoising: the encoder sees x corrupted while training, mask:P (each "
                   "pixel zeroed with probability P) or gauss:S (Normal noise of sd S); the model scores the clean x"),
     "--code-range": ("model", "code_range", float, "codes squashed into (-R, R) by R tanh(c / R)"),
+    "--labelled": ("model", "labelled", "positive", "labelled training images, as many of each class, by --seed"),
+    "--labelled-batch": ("model", "labelled_batch", "positive", "labelled images in each step"),
+    "--alpha": ("model", "alpha", float, "weight of the classification term alpha log q(y | x) per labelled image"),
     "--dataset": ("data", "dataset", str, "mnist | PATH.npz | IDX_FOLDER | torchvision:NAME"),
     "--binarize": ("data", "binarize", list(BINARIZATIONS), "pixels to 0/1: fresh per batch, drawn once, or not"),
     "--train-on-valid": ("data", "train_on_valid", bool, "train on train + validation images (60k for MNIST)"),
@@ -142,8 +145,9 @@ def resolve_device(name):
 
 
 def default_config(variant_name):
-    return {"variant": variant_name, "seed": 0, "model": asdict(VARIANTS[variant_name].config()),
-            "data": asdict(DataConfig()), "train": asdict(TrainConfig())}
+    variant = VARIANTS[variant_name]
+    return {"variant": variant_name, "seed": 0, "model": asdict(variant.config()), "data": asdict(DataConfig()),
+            "train": asdict(TrainConfig(**variant.train_defaults))}
 
 
 def train_config(args):
@@ -167,11 +171,19 @@ def train_config(args):
     return config
 
 
+def variant_training(config, guide, data):
+    variant = VARIANTS[config["variant"]]
+    if variant.training is None:
+        return None
+    return variant.training(variant.config(**config["model"]), guide, data, config["seed"])
+
+
 def load_run(run_dir, device, with_data=True):
-    """A trained run's config, (model, guide) with the checkpoint's weights on `device` in eval mode, and its
-    dataset."""
+    """A trained run's config, (model, guide) on `device` in eval mode, and its dataset. The weights are those of
+    best.pt where the run has one (the epoch its validation score picked), else of the last checkpoint."""
     config = rundir.read_json(Path(run_dir) / rundir.CONFIG)
-    state = rundir.load_checkpoint(run_dir)
+    best = (Path(run_dir) / rundir.BEST).exists()
+    state = rundir.load_checkpoint(run_dir, rundir.BEST if best else rundir.CHECKPOINT)
     model, guide = build(config, config["image_shape"], device)
     model.load_state_dict(state["model"])
     guide.load_state_dict(state["guide"])
@@ -221,7 +233,8 @@ def cmd_train(args):
     rundir.write_json(run_dir / rundir.CONFIG, config)
     print(f"run folder: {run_dir}   device: {device}   train images: {len(data.images['train'])}")
     try:
-        metrics = fit(model, guide, data, train_cfg, run_dir, resume=bool(args.resume))
+        metrics = fit(model, guide, data, train_cfg, run_dir, resume=bool(args.resume),
+                      training=variant_training(config, guide, data))
     except KeyboardInterrupt:
         print(f"\ninterrupted; continue with: python run.py train --resume {run_dir}", file=sys.stderr)
         return 130
@@ -245,7 +258,8 @@ def cmd_evaluate(args):
     config, model, guide, data = load_run(args.run_dir, device)
     elbo = make_elbo(config["train"]["elbo"])
     batch_size = config["train"]["batch_size"]
-    point_masses = evaluate.point_masses(poutine.trace(guide).get_trace(data.images["test"][:1]))
+    guide_trace = poutine.trace(guide).get_trace(data.images["test"][:1])
+    point_masses = evaluate.point_masses(guide_trace)
     results = {}
     for split in ("train", "valid", "test"):
         batches = partial(data.batches, split, batch_size, shuffle=False)
@@ -256,6 +270,9 @@ def cmd_evaluate(args):
             line += f"   ELBO {results[f'{split}_elbo']:9.3f}"
         print(f"{line} nats per image ({len(data.images[split])} images, binarization {config['data']['binarize']})")
     print("(log p(x | z) with z ~ q(z | x) is the reconstruction term; minus it is the summed binary cross-entropy)")
+    if "y" in guide_trace.nodes and not guide_trace.nodes["y"]["is_observed"]:  # a classifier q(y | x)
+        results["test_accuracy"] = evaluate.accuracy(guide, data.images["test"], data.labels["test"])
+        print(f"test  accuracy {results['test_accuracy']:.4f} (the most probable class under q(y | x))")
     if point_masses:
         print(f"no ELBO or log p(x): the guide puts a point mass on {', '.join(point_masses)}, which has no density")
     elif args.iw_samples:

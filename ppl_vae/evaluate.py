@@ -45,6 +45,16 @@ def mean_reconstruction(model, guide, batches):
     return total / count
 
 
+@torch.no_grad()
+def accuracy(guide, images, labels, site="y", batch_size=1000):
+    """The fraction of images whose most probable class under the guide's q(y | x), at `site`, is their label."""
+    correct = 0
+    for x, y in zip(images.split(batch_size), labels.split(batch_size)):
+        probs = poutine.trace(guide).get_trace(x).nodes[site]["fn"].probs
+        correct += (probs.argmax(dim=-1) == y).sum().item()
+    return correct / len(images)
+
+
 def traces(model, guide, *args, **kwargs):
     """The trace of the guide, and that of the model run on the guide's latent values."""
     guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)

@@ -9,6 +9,7 @@ import torch
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 CHECKPOINT = "checkpoint.pt"
+BEST = "best.pt"  # the weights of the epoch with the best validation score, for variants that select one
 EVALUATION = "evaluation.json"
 TEST_LOG_LIKELIHOOD = "test_log_likelihood.npy"  # importance-weighted log p(x) per test image, in test order
 UMASK = os.umask(0o022)
@@ -46,12 +47,12 @@ def write_metrics(run_dir, rows):
     atomic_write(Path(run_dir) / METRICS, lambda f: f.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
 
 
-def save_checkpoint(run_dir, state):
-    atomic_write(Path(run_dir) / CHECKPOINT, lambda f: torch.save(state, f))
+def save_checkpoint(run_dir, state, name=CHECKPOINT):
+    atomic_write(Path(run_dir) / name, lambda f: torch.save(state, f))
 
 
-def load_checkpoint(run_dir):
-    path = Path(run_dir) / CHECKPOINT
+def load_checkpoint(run_dir, name=CHECKPOINT):
+    path = Path(run_dir) / name
     if not path.exists():
         raise FileNotFoundError(f"{path}: no checkpoint (was the run interrupted before its first epoch ended?)")
     # weights_only: plain tensors and containers, never arbitrary pickled objects. On the CPU, as the RNG states must

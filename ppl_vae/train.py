@@ -4,10 +4,11 @@ import math
 import time
 from dataclasses import dataclass
 from functools import partial
+from typing import Callable
 
 import pyro
 import torch
-from pyro.infer import RenyiELBO, Trace_ELBO, TraceMeanField_ELBO
+from pyro.infer import RenyiELBO, Trace_ELBO, TraceEnum_ELBO, TraceMeanField_ELBO
 from pyro.poutine.messenger import Messenger
 from tqdm import tqdm
 
@@ -16,7 +17,9 @@ from ppl_vae.evaluate import mean_elbo, mean_reconstruction
 
 # The importance-weighted bound of Burda et al. 2015 (eq. 8) is the Renyi bound at alpha = 0 (Li & Turner 2016); with
 # one particle it is the ELBO.
-ELBOS = {"trace": Trace_ELBO, "meanfield": TraceMeanField_ELBO, "iwae": partial(RenyiELBO, alpha=0)}
+# enum: TraceEnum_ELBO, which sums out the discrete sites marked for enumeration (the pairs' plates are one deep).
+ELBOS = {"trace": Trace_ELBO, "meanfield": TraceMeanField_ELBO, "iwae": partial(RenyiELBO, alpha=0),
+         "enum": partial(TraceEnum_ELBO, max_plate_nesting=1)}
 
 
 @dataclass
@@ -84,11 +87,22 @@ def elbo_step(model, guide, elbo):
     return lambda batch: elbo.loss_and_grads(model, guide, *batch)
 
 
+@dataclass
+class Training:
+    """Where a variant's training differs from SVI on batches of images: `batches(batch_size)` yields the tuples of
+    arguments of its steps, `step(model, guide, elbo)` gives the loss of one step (batch -> loss, gradients left),
+    and `validate(model, guide)` adds metrics after each epoch; `select` names the one that picks the best epoch."""
+    batches: Callable
+    step: Callable = elbo_step
+    validate: Callable | None = None
+    select: str | None = None
+
+
 def train_epoch(step_loss, optimizer, batches, progress=None, before_step=None):
     """One pass of SVI steps over `batches`; returns the mean training objective per image (of each batch's first
-    argument): the ELBO if beta = 1, the IWAE bound with the iwae ELBO. `step_loss(batch)` returns the loss and
-    leaves its gradients; `before_step(i)` is called before the i-th step of the epoch."""
-    total, count = 0.0, 0
+    argument: the ELBO if beta = 1, the IWAE bound with the iwae ELBO) and the number of steps. `step_loss(batch)`
+    returns the loss and leaves its gradients; `before_step(i)` is called before the i-th step of the epoch."""
+    total, count, step = 0.0, 0, -1
     for step, batch in enumerate(batches):
         if before_step is not None:
             before_step(step)
@@ -103,22 +117,24 @@ def train_epoch(step_loss, optimizer, batches, progress=None, before_step=None):
             progress.update(len(batch[0]))
             if step % 20 == 0:
                 progress.set_postfix(elbo=f"{total / count:.2f}", refresh=False)
-    return total / count
+    return total / count, step + 1
 
 
-def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False):
-    """Train for cfg.epochs epochs (in all), writing metrics.jsonl and checkpoint.pt into run_dir after each epoch.
+def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False, training=None):
+    """Train for cfg.epochs epochs (in all), writing metrics.jsonl and checkpoint.pt into run_dir after each epoch,
+    and best.pt whenever the metric that `training.select` names is the best so far. `training`: see Training; by
+    default SVI on the training images.
 
     The caller seeds the RNG before building the networks; with resume=True the networks, the optimizer and the RNG
     continue from the checkpoint, so an interrupted run ends with the same numbers as an uninterrupted one.
     """
     pyro.clear_param_store()  # the modules hold the parameters; the store only names them
+    training = training or Training(partial(data.batches, "train"))
     elbo = make_elbo(cfg.elbo, cfg.num_particles)
     beta, latent_scale = latent_weighting(cfg)
-    train_model, train_guide = latent_scale(model), latent_scale(guide)
-    steps_per_epoch = math.ceil(len(data.images["train"]) / cfg.batch_size)
+    step_loss = training.step(latent_scale(model), latent_scale(guide), elbo)
     optimizer = make_optimizer(model, guide, cfg.lr)
-    metrics = []
+    metrics, steps_done = [], 0
     if resume:
         state = rundir.load_checkpoint(run_dir)
         model.load_state_dict(state["model"])
@@ -128,36 +144,42 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False):
         if torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         metrics = rundir.read_metrics(run_dir)[: state["epoch"]]  # drop an epoch logged after the last checkpoint
+        # (checkpoints written before the step count was saved: the epochs' steps over the training images)
+        steps_done = state.get("step", state["epoch"] * math.ceil(len(data.images["train"]) / cfg.batch_size))
     for epoch in range(len(metrics) + 1, cfg.epochs + 1):
         start = time.perf_counter()
-        first_step = (epoch - 1) * steps_per_epoch
 
         def set_kl_weight(step):
-            latent_scale.weight = kl_weight(first_step + step, beta, cfg.kl_anneal)
+            latent_scale.weight = kl_weight(steps_done + step, beta, cfg.kl_anneal)
 
         model.train()
         guide.train()
         with tqdm(total=len(data.images["train"]), desc=f"epoch {epoch}/{cfg.epochs}", unit="img") as progress:
-            batches = data.batches("train", cfg.batch_size)
-            train_elbo = train_epoch(elbo_step(train_model, train_guide, elbo), optimizer, batches, progress,
-                                     set_kl_weight)
+            train_elbo, steps = train_epoch(step_loss, optimizer, training.batches(cfg.batch_size), progress,
+                                            set_kl_weight)
+            steps_done += steps
             model.eval()
             guide.eval()
             # the ELBO (one particle) whatever the training objective, so that runs compare
             valid_elbo = mean_elbo(model, guide, data.batches("valid", cfg.batch_size, shuffle=False),
                                    make_elbo(cfg.elbo))
             valid_recon = mean_reconstruction(model, guide, data.batches("valid", cfg.batch_size, shuffle=False))
-            progress.set_postfix(elbo=f"{train_elbo:.2f}", valid=f"{valid_elbo:.2f}", recon=f"{valid_recon:.2f}")
+            extra = training.validate(model, guide) if training.validate else {}
+            progress.set_postfix(elbo=f"{train_elbo:.2f}", valid=f"{valid_elbo:.2f}", recon=f"{valid_recon:.2f}",
+                                 **{name: f"{value:.4g}" for name, value in extra.items()})
         metrics.append({"epoch": epoch, "train_elbo": train_elbo, "valid_elbo": valid_elbo,
-                        "valid_recon": valid_recon, "kl_weight": latent_scale.weight,
+                        "valid_recon": valid_recon, **extra, "kl_weight": latent_scale.weight,
                         "seconds": time.perf_counter() - start})
         rundir.write_metrics(run_dir, metrics)
+        weights = {"model": model.state_dict(), "guide": guide.state_dict()}
         rundir.save_checkpoint(run_dir, {
             "epoch": epoch,
-            "model": model.state_dict(),
-            "guide": guide.state_dict(),
+            "step": steps_done,
+            **weights,
             "optimizer": optimizer.state_dict(),
             "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         })
+        if training.select and metrics[-1][training.select] >= max(m[training.select] for m in metrics):
+            rundir.save_checkpoint(run_dir, {"epoch": epoch, **weights}, rundir.BEST)
     return metrics

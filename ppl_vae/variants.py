@@ -3,14 +3,24 @@
 The only place in ppl_vae/ that knows a variant by name. Each build function takes the variant's config and the
 image shape and returns the model and the guide as torch modules (their parameters are the networks').
 """
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+import torch
+from pyro import poutine
+from pyro.infer import Trace_ELBO
+from torch import nn
+
 from guides.delta import DeltaGuide
 from guides.gaussian import GaussianGuide
+from guides.m2 import M2Guide
+from models.m2 import M2
 from models.vae import VAE
+from ppl_vae.evaluate import accuracy
 from ppl_vae.nets import Corrupted, conv_decoder, conv_encoder, mlp
+from ppl_vae.train import Training
 
 NETS = ("mlp", "conv")
 
@@ -57,11 +67,67 @@ def build_ae(cfg: AEConfig, image_shape):
     return VAE(decoder, cfg.latent), DeltaGuide(encoder, cfg.code_range)
 
 
+@dataclass
+class M2Config:
+    # Defaults: Kingma et al. 2014's M2 as in Pyro's example: one hidden layer of 500 softplus units in each network,
+    # 50 latent units.
+    latent: int = 50
+    hidden: list[int] = field(default_factory=lambda: [500])
+    labelled: int = 3000  # labelled training images, as many of each class, drawn with the run's seed
+    labelled_batch: int = 100  # labelled images in each step, beside a batch of unlabelled ones
+    alpha: float = 50.0  # weight of the classification term alpha log q(y | x) per labelled image (eq. 9)
+
+
+def build_m2(cfg: M2Config, image_shape, num_classes=10):
+    data_dim = math.prod(image_shape)
+    classifier = mlp([data_dim, *cfg.hidden, num_classes], nn.Softplus)
+    encoder = mlp([data_dim + num_classes, *cfg.hidden, 2 * cfg.latent], nn.Softplus)
+    decoder = mlp([cfg.latent + num_classes, *reversed(cfg.hidden), data_dim], nn.Softplus)
+    return M2(decoder, cfg.latent, num_classes), M2Guide(classifier, encoder)
+
+
+def no_guide(*args):
+    """The guide of a program with nothing latent."""
+
+
+def semi_supervised(cfg: M2Config, guide: M2Guide, data, seed):
+    """M2's training (Kingma et al. 2014, eq. 9): each step takes a batch of unlabelled images, whose class the
+    guide sums out, and a batch of the labelled ones (cycled), whose class is observed, plus alpha times the
+    classifier's log-likelihood of their labels; the validation accuracy picks the epoch."""
+    labelled = data.balanced_subset(cfg.labelled, seed)
+    unlabelled = torch.ones(len(data.images["train"]), dtype=torch.bool, device=labelled.device)
+    unlabelled[labelled] = False
+    unlabelled = unlabelled.nonzero().flatten()
+
+    def batches(batch_size):
+        labelled_batches = itertools.chain.from_iterable(
+            data.batches("train", cfg.labelled_batch, labels=True, indices=labelled) for _ in itertools.count())
+        for (x,), (x_labelled, y) in zip(data.batches("train", batch_size, indices=unlabelled), labelled_batches):
+            yield x, x_labelled, y
+
+    def step(model, weighted_guide, elbo):
+        classify, classification = poutine.scale(guide.classify, scale=cfg.alpha), Trace_ELBO()
+
+        def loss(batch):
+            x, x_labelled, y = batch
+            return (elbo.loss_and_grads(model, weighted_guide, x)
+                    + elbo.loss_and_grads(model, weighted_guide, x_labelled, y)
+                    + classification.loss_and_grads(classify, no_guide, x_labelled, y))
+        return loss
+
+    def validate(model, guide):
+        return {"valid_accuracy": accuracy(guide, data.images["valid"], data.labels["valid"])}
+
+    return Training(batches, step, validate, select="valid_accuracy")
+
+
 @dataclass(frozen=True)
 class Variant:
     summary: str
     config: type
     build: Callable
+    training: Callable | None = None  # (config, guide, data, seed) -> Training, where it differs from plain SVI
+    train_defaults: dict = field(default_factory=dict)  # training settings the variant needs, e.g. its ELBO
 
 
 VARIANTS = {
@@ -69,4 +135,6 @@ VARIANTS = {
                    VAEConfig, build_vae),
     "ae": Variant("the VAE's model with a point-mass guide: an autoencoder (MAP codes; --prior none: reconstruction "
                   "only)", AEConfig, build_ae),
+    "m2": Variant("semi-supervised M2: the class observed when labelled, summed out by enumeration when not "
+                  "(Kingma et al. 2014)", M2Config, build_m2, semi_supervised, {"elbo": "enum"}),
 }
