@@ -106,13 +106,14 @@ def semi_supervised(cfg: M2Config, guide: M2Guide, data, seed):
             yield x, x_labelled, y
 
     def step(model, weighted_guide, elbo):
-        classify, classification = poutine.scale(guide.classify, scale=cfg.alpha), Trace_ELBO()
+        # labelled images have nothing to enumerate: Trace_ELBO, which like TraceEnum_ELBO samples z once
+        classify, trace_elbo = poutine.scale(guide.classify, scale=cfg.alpha), Trace_ELBO()
 
         def loss(batch):
             x, x_labelled, y = batch
             return (elbo.loss_and_grads(model, weighted_guide, x)
-                    + elbo.loss_and_grads(model, weighted_guide, x_labelled, y)
-                    + classification.loss_and_grads(classify, no_guide, x_labelled, y))
+                    + trace_elbo.loss_and_grads(model, weighted_guide, x_labelled, y)
+                    + trace_elbo.loss_and_grads(classify, no_guide, x_labelled, y))
         return loss
 
     def validate(model, guide):

@@ -10,7 +10,12 @@ from pyro.infer import TraceEnum_ELBO
 
 from guides.m2 import M2Guide
 from models.m2 import M2
+from ppl_vae import rundir
+from ppl_vae.data import DataConfig, Dataset
+from ppl_vae.evaluate import accuracy
 from ppl_vae.nets import mlp
+from ppl_vae.train import TrainConfig, fit
+from ppl_vae.variants import M2Config, build_m2, semi_supervised
 
 DIM, LATENT, CLASSES = 12, 3, 10
 
@@ -60,3 +65,19 @@ def test_a_labelled_batch_observes_y_and_enumerates_nothing():
     enumerated = [name for trace in (guide_trace, model_trace) for name, site in trace.nodes.items()
                   if site["type"] == "sample" and site["infer"].get("_enumerate_dim") is not None]
     assert enumerated == []
+
+
+def test_a_short_semi_supervised_training_classifies_far_above_chance(tmp_path):
+    """100 labels (10 a class) and 900 unlabelled images, 3 epochs: the classifier q(y | x) of the best epoch by
+    validation accuracy is far above chance (1/10) on the test images. Measured: 0.66 on 1000 test images; the
+    binomial standard error of an accuracy near 0.66 on 1000 images is 0.015, so 0.5 is more than 10 SEs below."""
+    pyro.set_rng_seed(0)
+    data = Dataset(DataConfig(subset=1000), seed=0)
+    cfg = M2Config(labelled=100)
+    model, guide = build_m2(cfg, data.image_shape)
+    metrics = fit(model, guide, data, TrainConfig(epochs=3, elbo="enum"), tmp_path,
+                  training=semi_supervised(cfg, guide, data, seed=0))
+    best = rundir.load_checkpoint(tmp_path, rundir.BEST)
+    assert best["epoch"] == max(metrics, key=lambda m: m["valid_accuracy"])["epoch"]
+    guide.load_state_dict(best["guide"])
+    assert accuracy(guide, data.images["test"], data.labels["test"]) > 0.5
