@@ -124,8 +124,11 @@ def build_parser():
     evaluate_cmd.add_argument("--iw-batch-size", type=positive, default=10, help="test images per pass (default 10)")
     sample_cmd = commands.add_parser("sample", help="draw images from a trained run's model")
     sample_cmd.add_argument("run_dir", type=Path)
-    sample_cmd.add_argument("-n", type=positive, default=64, help="number of samples (default 64)")
+    sample_cmd.add_argument("-n", type=positive, default=64, help="number of samples (with --label: per class; "
+                            "default 64)")
     sample_cmd.add_argument("-o", "--output", type=Path, help="PNG to write (default RUN_DIR/samples.png)")
+    sample_cmd.add_argument("--label", type=natural, nargs="+", metavar="Y",
+                            help="a model with a class site y: one row of -n samples for each of these classes")
     plot_cmd = commands.add_parser("plot", help="pictures of trained runs side by side, one panel per run")
     plot_cmd.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
     plot_cmd.add_argument("--kind", choices=PLOT_KINDS, required=True,
@@ -305,7 +308,17 @@ def cmd_sample(args):
     device = resolve_device(args.device)
     config, model, _, _ = load_run(args.run_dir, device, with_data=False)
     output = args.output or args.run_dir / "samples.png"
-    plots.save_samples(output, model, args.n, math.prod(config["image_shape"]), config["image_shape"], device)
+    data_dim = math.prod(config["image_shape"])
+    if args.label:
+        num_classes = getattr(model, "num_classes", None)
+        if num_classes is None:
+            raise ValueError(f"--label: the {config['variant']} model has no class site y")
+        if max(args.label) >= num_classes:
+            raise ValueError(f"--label: classes are 0 to {num_classes - 1}, got {max(args.label)}")
+        plots.save_class_samples(output, model, args.label, args.n, num_classes, data_dim, config["image_shape"],
+                                 device)
+    else:
+        plots.save_samples(output, model, args.n, data_dim, config["image_shape"], device)
     print(f"wrote {output}")
     return 0
 

@@ -18,7 +18,7 @@ from ppl_vae.evaluate import traces  # noqa: E402
 from ppl_vae.pca import PCA  # noqa: E402
 from ppl_vae.rundir import atomic_write  # noqa: E402
 
-OBSERVED, LATENT = "x", "z"
+OBSERVED, LATENT, CLASS = "x", "z", "y"
 DPI = 100
 PANEL_INCHES = 3.2  # width of one panel of a side-by-side figure
 # images per row in the latent-space pictures, and what the rows are
@@ -34,10 +34,11 @@ CAPTIONS = {
 
 
 @torch.no_grad()
-def prior_means(model, n, data_dim, device):
-    """Run the generative program forward n times: z from the prior, then the mean of p(x | z)."""
+def prior_means(model, n, data_dim, device, given=None):
+    """Run the generative program forward n times: the latents from the prior, then the mean of p(x | z). `given`
+    fixes sites to values (say the class y of a conditional model), as poutine.condition does."""
     placeholder = torch.zeros(n, data_dim, device=device)  # sets the plate size; uncondition ignores its values
-    trace = poutine.trace(poutine.uncondition(model)).get_trace(placeholder)
+    trace = poutine.trace(poutine.condition(poutine.uncondition(model), data=given or {})).get_trace(placeholder)
     return trace.nodes[OBSERVED]["fn"].mean
 
 
@@ -83,6 +84,14 @@ def save_image_panels(path, panels, image_shape, ncols, width=PANEL_INCHES):
 
 def save_samples(path, model, n, data_dim, image_shape, device):
     save_grid(path, prior_means(model, n, data_dim, device), image_shape, f"{n} samples: mean of p(x | z), z ~ p(z)")
+
+
+def save_class_samples(path, model, labels, per_label, num_classes, data_dim, image_shape, device):
+    """One row of `per_label` samples for each of `labels`: the class site y fixed, z from the prior."""
+    y = torch.nn.functional.one_hot(torch.tensor(labels, device=device).repeat_interleave(per_label), num_classes)
+    images = prior_means(model, len(y), data_dim, device, given={CLASS: y.float()})
+    save_grid(path, images, image_shape, f"rows: y = {', '.join(map(str, labels))}\nmean of p(x | y, z), z ~ p(z)",
+              ncols=per_label)
 
 
 def save_reconstructions(path, model, guide, x, image_shape, ncols=8):

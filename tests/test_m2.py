@@ -10,7 +10,7 @@ from pyro.infer import TraceEnum_ELBO
 
 from guides.m2 import M2Guide
 from models.m2 import M2
-from ppl_vae import rundir
+from ppl_vae import plots, rundir
 from ppl_vae.data import DataConfig, Dataset
 from ppl_vae.evaluate import accuracy
 from ppl_vae.nets import mlp
@@ -81,3 +81,13 @@ def test_a_short_semi_supervised_training_classifies_far_above_chance(tmp_path):
     assert best["epoch"] == max(metrics, key=lambda m: m["valid_accuracy"])["epoch"]
     guide.load_state_dict(best["guide"])
     assert accuracy(guide, data.images["test"], data.labels["test"]) > 0.5
+
+
+def test_a_sample_conditioned_on_a_class_uses_that_class():
+    model, _ = small_m2()
+    three = F.one_hot(torch.full((4,), 3), CLASSES).float()
+    pyro.set_rng_seed(5)
+    images = plots.prior_means(model, 4, DIM, "cpu", given={"y": three})
+    pyro.set_rng_seed(5)
+    z = dist.Normal(torch.zeros(4, LATENT), 1.0).sample()  # the draw the program makes
+    assert torch.allclose(images, torch.sigmoid(model.decoder(torch.cat([z, three], dim=-1))))
