@@ -21,7 +21,7 @@ from torch.distributions import Normal, kl_divergence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ppl_vae.data import DataConfig, Dataset  # noqa: E402
-from ppl_vae.train import TrainConfig, elbo_step, make_elbo, make_optimizer, train_epoch  # noqa: E402
+from ppl_vae.train import TrainConfig, elbo_step, latent_weighting, make_elbo, make_optimizer, train_epoch  # noqa: E402
 from ppl_vae.variants import VAEConfig, build_vae  # noqa: E402
 
 
@@ -61,6 +61,7 @@ def main():
     model, guide = build_vae(VAEConfig(), data.image_shape)
     cfg = TrainConfig(batch_size=args.batch_size, elbo=args.elbo)
     elbo, optimizer = make_elbo(cfg.elbo, cfg.num_particles), make_optimizer(model, guide, cfg.lr)
+    _, latent_scale = latent_weighting(cfg)  # as fit weights the KL term
     pyro.set_rng_seed(0)
     plain_model, plain_guide = build_vae(VAEConfig(), data.image_shape)  # the same networks, trained by plain loops
     encoder, decoder = plain_guide.encoder, plain_model.decoder
@@ -74,7 +75,7 @@ def main():
 
     ours = "ours (Pyro ELBO, trainer)"
     contenders = {
-        ours: lambda batches: train_epoch(elbo_step(model, guide, elbo), optimizer, batches),
+        ours: lambda batches: train_epoch(elbo_step(latent_scale(model), latent_scale(guide), elbo), optimizer, batches),
         "plain PyTorch, Adam": plain_loop(plain_adam),
         "plain PyTorch, fused Adam": plain_loop(fused_adam),
     }
