@@ -21,7 +21,8 @@ from torch.distributions import Normal, kl_divergence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ppl_vae.data import DataConfig, Dataset  # noqa: E402
-from ppl_vae.train import TrainConfig, elbo_step, latent_weighting, make_elbo, make_optimizer, train_epoch  # noqa: E402
+from ppl_vae.train import (TrainConfig, elbo_step, latent_weighting, make_elbo, make_optimizer,  # noqa: E402
+                           train_epoch)
 from ppl_vae.variants import VAEConfig, build_vae  # noqa: E402
 
 
@@ -75,7 +76,8 @@ def main():
 
     ours = "ours (Pyro ELBO, trainer)"
     contenders = {
-        ours: lambda batches: train_epoch(elbo_step(latent_scale(model), latent_scale(guide), elbo), optimizer, batches),
+        ours: lambda batches: train_epoch(elbo_step(latent_scale(model), latent_scale(guide), elbo), optimizer,
+                                          batches),
         "plain PyTorch, Adam": plain_loop(plain_adam),
         "plain PyTorch, fused Adam": plain_loop(fused_adam),
     }
