@@ -29,7 +29,7 @@ def main():
         config, model, guide, data = load_run(run_dir, torch.device("cpu"))
         images = data.images["test"][: args.images]
         pyro.set_rng_seed(0)
-        nll = [-iw_log_likelihoods(model, guide, images, k, chunk_size=1000, batch_size=10).mean().item()
+        nll = [-iw_log_likelihoods(model, guide, [(x,) for x in images.split(10)], len(images), k, 1000).mean().item()
                for k in args.ks]
         train = config["train"]
         label = "ELBO" if train["elbo"] != "iwae" else f"IWAE k={train['num_particles']}"

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from ppl_vae import evaluate, plots, rundir
 from ppl_vae.data import BINARIZATIONS, DataConfig, DataError, Dataset
 from ppl_vae.pca import PCA
-from ppl_vae.train import ELBOS, PRIORS, TrainConfig, fit, make_elbo
+from ppl_vae.train import ELBOS, PRIORS, TrainConfig, Training, fit, make_elbo
 from ppl_vae.variants import NETS, VARIANTS
 
 # train flags: flag -> (config section, field, type, help); a flag left out keeps the config's value.
@@ -175,9 +175,10 @@ def train_config(args):
 
 
 def variant_training(config, guide, data):
+    """How the run's variant trains (and batches its evaluation splits): see train.Training."""
     variant = VARIANTS[config["variant"]]
     if variant.training is None:
-        return None
+        return Training(data.batches)
     return variant.training(variant.config(**config["model"]), guide, data, config["seed"])
 
 
@@ -264,8 +265,9 @@ def cmd_evaluate(args):
     guide_trace = poutine.trace(guide).get_trace(data.images["test"][:1])
     point_masses = evaluate.point_masses(guide_trace)
     results = {}
+    training = variant_training(config, guide, data)
     for split in ("train", "valid", "test"):
-        batches = partial(data.batches, split, batch_size, shuffle=False)
+        batches = partial(training.batches, split, batch_size, shuffle=False)
         results[f"{split}_recon"] = evaluate.mean_reconstruction(model, guide, batches())
         line = f"{split:5s} log p(x | z) {results[f'{split}_recon']:9.3f}"
         if split != "train" and not point_masses:
@@ -279,8 +281,8 @@ def cmd_evaluate(args):
     if point_masses:
         print(f"no ELBO or log p(x): the guide puts a point mass on {', '.join(point_masses)}, which has no density")
     elif args.iw_samples:
-        log_px = iw_log_likelihoods(model, guide, data.images["test"], args.iw_samples, args.chunk_size,
-                                    args.iw_batch_size)
+        log_px = iw_log_likelihoods(model, guide, training.batches("test", args.iw_batch_size, False),
+                                    len(data.images["test"]), args.iw_samples, args.chunk_size)
         nll = -log_px
         results.update(iw_samples=args.iw_samples, test_nll=nll.mean().item(),
                        test_nll_se=(nll.std() / len(nll) ** 0.5).item())
@@ -292,14 +294,15 @@ def cmd_evaluate(args):
     return 0
 
 
-def iw_log_likelihoods(model, guide, images, iw_samples, chunk_size, batch_size):
-    """The importance-weighted log p(x) of each of `images`, float64 on the CPU, with a progress bar."""
+def iw_log_likelihoods(model, guide, batches, total, iw_samples, chunk_size):
+    """The importance-weighted log p(x) of each image of `batches` (tuples of the programs' arguments, images first;
+    `total` images in all), float64 on the CPU, with a progress bar."""
     values, nll_sum = [], 0.0
-    with tqdm(total=len(images), desc=f"log p(x), k = {iw_samples}", unit="img") as progress:
-        for x in images.split(batch_size):
-            values.append(evaluate.log_likelihood(model, guide, x, iw_samples=iw_samples, chunk_size=chunk_size))
+    with tqdm(total=total, desc=f"log p(x), k = {iw_samples}", unit="img") as progress:
+        for batch in batches:
+            values.append(evaluate.log_likelihood(model, guide, *batch, iw_samples=iw_samples, chunk_size=chunk_size))
             nll_sum -= values[-1].sum().item()
-            progress.update(len(x))
+            progress.update(len(batch[0]))
             progress.set_postfix(nll=f"{nll_sum / progress.n:.2f}", refresh=False)
     return torch.cat(values).double().cpu()
 

@@ -89,13 +89,19 @@ def elbo_step(model, guide, elbo):
 
 @dataclass
 class Training:
-    """Where a variant's training differs from SVI on batches of images: `batches(batch_size)` yields the tuples of
-    arguments of its steps, `step(model, guide, elbo)` gives the loss of one step (batch -> loss, gradients left),
-    and `validate(model, guide)` adds metrics after each epoch; `select` names the one that picks the best epoch."""
+    """Where a variant's training differs from SVI on batches of images. `batches(split, batch_size, shuffle)`
+    yields tuples of the programs' arguments (by default (images,)); `step_batches(batch_size)`, the batches of the
+    training steps, if other than those of the training split; `step(model, guide, elbo)` gives the loss of one
+    step (batch -> loss, gradients left); `validate(model, guide)` adds metrics after each epoch, and `select` names
+    the one that picks the best epoch."""
     batches: Callable
+    step_batches: Callable | None = None
     step: Callable = elbo_step
     validate: Callable | None = None
     select: str | None = None
+
+    def steps(self, batch_size):
+        return self.step_batches(batch_size) if self.step_batches else self.batches("train", batch_size)
 
 
 def train_epoch(step_loss, optimizer, batches, progress=None, before_step=None):
@@ -129,7 +135,7 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False, training=No
     continue from the checkpoint, so an interrupted run ends with the same numbers as an uninterrupted one.
     """
     pyro.clear_param_store()  # the modules hold the parameters; the store only names them
-    training = training or Training(partial(data.batches, "train"))
+    training = training or Training(data.batches)
     elbo = make_elbo(cfg.elbo, cfg.num_particles)
     beta, latent_scale = latent_weighting(cfg)
     step_loss = training.step(latent_scale(model), latent_scale(guide), elbo)
@@ -155,15 +161,14 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False, training=No
         model.train()
         guide.train()
         with tqdm(total=len(data.images["train"]), desc=f"epoch {epoch}/{cfg.epochs}", unit="img") as progress:
-            train_elbo, steps = train_epoch(step_loss, optimizer, training.batches(cfg.batch_size), progress,
+            train_elbo, steps = train_epoch(step_loss, optimizer, training.steps(cfg.batch_size), progress,
                                             set_kl_weight)
             steps_done += steps
             model.eval()
             guide.eval()
             # the ELBO (one particle) whatever the training objective, so that runs compare
-            valid_elbo = mean_elbo(model, guide, data.batches("valid", cfg.batch_size, shuffle=False),
-                                   make_elbo(cfg.elbo))
-            valid_recon = mean_reconstruction(model, guide, data.batches("valid", cfg.batch_size, shuffle=False))
+            valid_elbo = mean_elbo(model, guide, training.batches("valid", cfg.batch_size, False), make_elbo(cfg.elbo))
+            valid_recon = mean_reconstruction(model, guide, training.batches("valid", cfg.batch_size, False))
             extra = training.validate(model, guide) if training.validate else {}
             progress.set_postfix(elbo=f"{train_elbo:.2f}", valid=f"{valid_elbo:.2f}", recon=f"{valid_recon:.2f}",
                                  **{name: f"{value:.4g}" for name, value in extra.items()})

@@ -99,7 +99,8 @@ def semi_supervised(cfg: M2Config, guide: M2Guide, data, seed):
     unlabelled[labelled] = False
     unlabelled = unlabelled.nonzero().flatten()
 
-    def batches(batch_size):
+    def step_batches(batch_size):
+        """(unlabelled images, labelled images, their labels), the labelled ones cycled."""
         labelled_batches = itertools.chain.from_iterable(
             data.batches("train", cfg.labelled_batch, labels=True, indices=labelled) for _ in itertools.count())
         for (x,), (x_labelled, y) in zip(data.batches("train", batch_size, indices=unlabelled), labelled_batches):
@@ -119,7 +120,7 @@ def semi_supervised(cfg: M2Config, guide: M2Guide, data, seed):
     def validate(model, guide):
         return {"valid_accuracy": accuracy(guide, data.images["valid"], data.labels["valid"])}
 
-    return Training(batches, step, validate, select="valid_accuracy")
+    return Training(data.batches, step_batches, step, validate, select="valid_accuracy")
 
 
 @dataclass(frozen=True)
