@@ -1,18 +1,17 @@
 """The M2 guide (Kingma et al. 2014, eq. 4): a classifier and a class-conditional Gaussian encoder,
 
     q(y | x) = Categorical(softmax(classifier(x)))         only when y is not observed; summed, not sampled
-    q(z | x, y) = Normal(loc(x, y), diag(scale(x, y)^2))
+    q(z | x, y) = Normal(loc(x, y), diag(scale(x, y)^2))   (guides/conditional.py)
 
 `config_enumerate` marks y for parallel enumeration, so TraceEnum_ELBO sums the ELBO over the ten classes weighted
 by q(y | x), with q's entropy: the unlabelled bound U(x) of Kingma's eq. 7, exactly.
 """
 import pyro
 import pyro.distributions as dist
-import torch.nn.functional as F
 from pyro.infer import config_enumerate
 from torch import nn
 
-from ppl_vae.nets import concat
+from guides.conditional import sample_z
 
 
 class M2Guide(nn.Module):
@@ -28,8 +27,7 @@ class M2Guide(nn.Module):
         with pyro.plate("data", x.shape[0], device=x.device):
             if y is None:
                 y = pyro.sample("y", dist.OneHotCategorical(logits=self.classifier(x)))
-            loc, raw_scale = self.encoder(concat(x, y)).chunk(2, dim=-1)
-            pyro.sample("z", dist.Normal(loc, F.softplus(raw_scale)).to_event(1))
+            sample_z(self.encoder, x, y)
 
     def classify(self, x, y):
         """The classification term of Kingma et al.'s eq. 9 as a program of its own: log q(y | x) of the given labels,

@@ -2,6 +2,7 @@
 a run writes its whole configuration to runs/<name>/config.json, from which it can be re-run or resumed."""
 import argparse
 import ctypes
+import inspect
 import math
 import shutil
 import sys
@@ -124,11 +125,11 @@ def build_parser():
     evaluate_cmd.add_argument("--iw-batch-size", type=positive, default=10, help="test images per pass (default 10)")
     sample_cmd = commands.add_parser("sample", help="draw images from a trained run's model")
     sample_cmd.add_argument("run_dir", type=Path)
-    sample_cmd.add_argument("-n", type=positive, default=64, help="number of samples (with --label: per class; "
-                            "default 64)")
+    sample_cmd.add_argument("-n", type=positive, help="number of samples (default 64); for a model with classes, "
+                            "per class (default 8)")
     sample_cmd.add_argument("-o", "--output", type=Path, help="PNG to write (default RUN_DIR/samples.png)")
     sample_cmd.add_argument("--label", type=natural, nargs="+", metavar="Y",
-                            help="a model with a class site y: one row of -n samples for each of these classes")
+                            help="a model with classes: one row of -n samples for each of these (default all)")
     plot_cmd = commands.add_parser("plot", help="pictures of trained runs side by side, one panel per run")
     plot_cmd.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
     plot_cmd.add_argument("--kind", choices=PLOT_KINDS, required=True,
@@ -230,6 +231,7 @@ def cmd_train(args):
     train_cfg = TrainConfig(**config["train"])
     data = Dataset(DataConfig(**config["data"]), device, config["seed"])
     model, guide = build(config, data.image_shape, device)
+    training = variant_training(config, guide, data)
     if not args.resume:
         run_dir = new_run_dir(args, config)
     config["image_shape"] = list(data.image_shape)
@@ -237,12 +239,11 @@ def cmd_train(args):
     rundir.write_json(run_dir / rundir.CONFIG, config)
     print(f"run folder: {run_dir}   device: {device}   train images: {len(data.images['train'])}")
     try:
-        metrics = fit(model, guide, data, train_cfg, run_dir, resume=bool(args.resume),
-                      training=variant_training(config, guide, data))
+        metrics = fit(model, guide, data, train_cfg, run_dir, resume=bool(args.resume), training=training)
     except KeyboardInterrupt:
         print(f"\ninterrupted; continue with: python run.py train --resume {run_dir}", file=sys.stderr)
         return 130
-    save_pictures(run_dir, model, guide, data, metrics, device)
+    save_pictures(run_dir, model, guide, training, data, metrics, device)
     last = metrics[-1]
     print(f"after {last['epoch']} epochs: validation ELBO {last['valid_elbo']:.2f}, reconstruction log p(x | z) "
           f"{last['valid_recon']:.2f} nats per image")
@@ -250,11 +251,26 @@ def cmd_train(args):
     return 0
 
 
-def save_pictures(run_dir, model, guide, data, metrics, device):
-    plots.save_samples(run_dir / "samples.png", model, 64, data.dim, data.image_shape, device)
-    test_images = data.images["test"][:32]
-    plots.save_reconstructions(run_dir / "reconstructions.png", model, guide, test_images, data.image_shape)
+def save_pictures(run_dir, model, guide, training, data, metrics, device):
+    save_samples(run_dir / "samples.png", model, None, None, data.dim, data.image_shape, device)
+    test_batch = next(training.batches("test", 32, shuffle=False))
+    plots.save_reconstructions(run_dir / "reconstructions.png", model, guide, test_batch, data.image_shape)
     plots.save_curves(run_dir / "curves.png", metrics)
+
+
+def save_samples(path, model, labels, n, data_dim, image_shape, device):
+    """Samples from the model: a row of n (default 8) for each of `labels` (default all) where the model has
+    classes, else n (default 64)."""
+    num_classes = getattr(model, "num_classes", None)
+    if labels and num_classes is None:
+        raise ValueError("--label: this model has no classes")
+    if num_classes is None:
+        plots.save_samples(path, model, n or 64, data_dim, image_shape, device)
+        return
+    labels = labels or list(range(num_classes))
+    if max(labels) >= num_classes:
+        raise ValueError(f"--label: classes are 0 to {num_classes - 1}, got {max(labels)}")
+    plots.save_class_samples(path, model, labels, n or 8, num_classes, data_dim, image_shape, device)
 
 
 def cmd_evaluate(args):
@@ -262,10 +278,10 @@ def cmd_evaluate(args):
     config, model, guide, data = load_run(args.run_dir, device)
     elbo = make_elbo(config["train"]["elbo"])
     batch_size = config["train"]["batch_size"]
-    guide_trace = poutine.trace(guide).get_trace(data.images["test"][:1])
+    training = variant_training(config, guide, data)
+    guide_trace = poutine.trace(guide).get_trace(*next(training.batches("test", 1, shuffle=False)))
     point_masses = evaluate.point_masses(guide_trace)
     results = {}
-    training = variant_training(config, guide, data)
     for split in ("train", "valid", "test"):
         batches = partial(training.batches, split, batch_size, shuffle=False)
         results[f"{split}_recon"] = evaluate.mean_reconstruction(model, guide, batches())
@@ -311,17 +327,7 @@ def cmd_sample(args):
     device = resolve_device(args.device)
     config, model, _, _ = load_run(args.run_dir, device, with_data=False)
     output = args.output or args.run_dir / "samples.png"
-    data_dim = math.prod(config["image_shape"])
-    if args.label:
-        num_classes = getattr(model, "num_classes", None)
-        if num_classes is None:
-            raise ValueError(f"--label: the {config['variant']} model has no class site y")
-        if max(args.label) >= num_classes:
-            raise ValueError(f"--label: classes are 0 to {num_classes - 1}, got {max(args.label)}")
-        plots.save_class_samples(output, model, args.label, args.n, num_classes, data_dim, config["image_shape"],
-                                 device)
-    else:
-        plots.save_samples(output, model, args.n, data_dim, config["image_shape"], device)
+    save_samples(output, model, args.label, args.n, math.prod(config["image_shape"]), config["image_shape"], device)
     print(f"wrote {output}")
     return 0
 
@@ -334,6 +340,9 @@ def cmd_plot(args):
     panels = {}
     for run_dir in args.run_dirs:
         config, model, guide, data = load_run(run_dir, device)
+        if len([p for p in inspect.signature(model.forward).parameters.values() if p.default is p.empty]) > 1:
+            raise ValueError(f"{run_dir}: the {config['variant']} model takes more than images (its labels, say); "
+                             "plot draws models of images alone")
         if args.pca and not panels:
             pca = PCA(data.images["train"], config["model"]["latent"])
             panels[f"PCA, {config['model']['latent']} components{caption}"] = plot_panel(

@@ -18,7 +18,7 @@ from ppl_vae.evaluate import traces  # noqa: E402
 from ppl_vae.pca import PCA  # noqa: E402
 from ppl_vae.rundir import atomic_write  # noqa: E402
 
-OBSERVED, LATENT, CLASS = "x", "z", "y"
+OBSERVED, LATENT = "x", "z"
 DPI = 100
 PANEL_INCHES = 3.2  # width of one panel of a side-by-side figure
 # images per row in the latent-space pictures, and what the rows are
@@ -34,18 +34,17 @@ CAPTIONS = {
 
 
 @torch.no_grad()
-def prior_means(model, n, data_dim, device, given=None):
-    """Run the generative program forward n times: the latents from the prior, then the mean of p(x | z). `given`
-    fixes sites to values (say the class y of a conditional model), as poutine.condition does."""
-    placeholder = torch.zeros(n, data_dim, device=device)  # sets the plate size; uncondition ignores its values
-    trace = poutine.trace(poutine.condition(poutine.uncondition(model), data=given or {})).get_trace(placeholder)
-    return trace.nodes[OBSERVED]["fn"].mean
+def prior_means(model, n, data_dim, device, *args):
+    """Run the generative program forward n times: the latents from the prior, then the mean of p(x | z). `args`
+    follow the images, e.g. the one-hot classes of a conditional model."""
+    placeholder = torch.zeros(n, data_dim, device=device)  # sets the plate size; only the distribution at "x" is read
+    return poutine.trace(model).get_trace(placeholder, *args).nodes[OBSERVED]["fn"].mean
 
 
 @torch.no_grad()
-def reconstruction_means(model, guide, x):
-    """z ~ q(z | x), then the mean of p(x | z)."""
-    return traces(model, guide, x)[1].nodes[OBSERVED]["fn"].mean
+def reconstruction_means(model, guide, *args):
+    """z ~ q(z | x), then the mean of p(x | z); `args`: the programs' arguments, images first."""
+    return traces(model, guide, *args)[1].nodes[OBSERVED]["fn"].mean
 
 
 def tile(images, image_shape, ncols, pad=2):
@@ -87,20 +86,21 @@ def save_samples(path, model, n, data_dim, image_shape, device):
 
 
 def save_class_samples(path, model, labels, per_label, num_classes, data_dim, image_shape, device):
-    """One row of `per_label` samples for each of `labels`: the class site y fixed, z from the prior."""
+    """One row of `per_label` samples for each of `labels`: the class y given, z from the prior."""
     y = torch.nn.functional.one_hot(torch.tensor(labels, device=device).repeat_interleave(per_label), num_classes)
-    images = prior_means(model, len(y), data_dim, device, given={CLASS: y.float()})
+    images = prior_means(model, len(y), data_dim, device, y.float())
     save_grid(path, images, image_shape, f"rows: y = {', '.join(map(str, labels))}\nmean of p(x | y, z), z ~ p(z)",
               ncols=per_label)
 
 
-def save_reconstructions(path, model, guide, x, image_shape, ncols=8):
-    """Rows alternate: ncols data images, then their reconstructions."""
-    x = x[: len(x) - len(x) % ncols]
-    recon = reconstruction_means(model, guide, x)
+def save_reconstructions(path, model, guide, batch, image_shape, ncols=8):
+    """Rows alternate: ncols data images, then their reconstructions. `batch`: the programs' arguments, images
+    first, as many as make whole rows."""
+    x = batch[0]
+    recon = reconstruction_means(model, guide, *batch)
     rows = torch.stack([x.reshape(-1, ncols, x.shape[-1]), recon.reshape(-1, ncols, x.shape[-1])], dim=1)
     save_grid(path, rows.reshape(-1, x.shape[-1]), image_shape,
-              "odd rows: test images; even rows: mean of p(x | z), z ~ q(z | x)", ncols)
+              "odd rows: test images\neven rows: mean of p(x | z), z ~ q(z | x)", ncols)
 
 
 def save_curves(path, metrics):

@@ -6,6 +6,7 @@ image shape and returns the model and the guide as torch modules (their paramete
 import itertools
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable
 
 import torch
@@ -13,9 +14,11 @@ from pyro import poutine
 from pyro.infer import Trace_ELBO
 from torch import nn
 
+from guides.conditional import ConditionalGuide
 from guides.delta import DeltaGuide
 from guides.gaussian import GaussianGuide
 from guides.m2 import M2Guide
+from models.cvae import CVAE
 from models.m2 import M2
 from models.vae import VAE
 from ppl_vae.evaluate import accuracy
@@ -78,11 +81,33 @@ class M2Config:
     alpha: float = 50.0  # weight of the classification term alpha log q(y | x) per labelled image (eq. 9)
 
 
-def build_m2(cfg: M2Config, image_shape, num_classes=10):
-    data_dim = math.prod(image_shape)
-    classifier = mlp([data_dim, *cfg.hidden, num_classes], nn.Softplus)
+@dataclass
+class CVAEConfig:
+    latent: int = 50
+    hidden: list[int] = field(default_factory=lambda: [500])  # softplus, as M2's
+
+
+def class_conditional_networks(cfg, data_dim, num_classes):
+    """The encoder of [x, one-hot y] -> (loc, raw scale) of z and the decoder of [z, one-hot y] -> pixel logits."""
     encoder = mlp([data_dim + num_classes, *cfg.hidden, 2 * cfg.latent], nn.Softplus)
     decoder = mlp([cfg.latent + num_classes, *reversed(cfg.hidden), data_dim], nn.Softplus)
+    return encoder, decoder
+
+
+def build_cvae(cfg: CVAEConfig, image_shape, num_classes=10):
+    encoder, decoder = class_conditional_networks(cfg, math.prod(image_shape), num_classes)
+    return CVAE(decoder, cfg.latent, num_classes), ConditionalGuide(encoder)
+
+
+def labelled(cfg, guide, data, seed):
+    """Every image comes with its label: batches of (images, one-hot labels)."""
+    return Training(partial(data.batches, labels=True))
+
+
+def build_m2(cfg: M2Config, image_shape, num_classes=10):
+    data_dim = math.prod(image_shape)
+    encoder, decoder = class_conditional_networks(cfg, data_dim, num_classes)
+    classifier = mlp([data_dim, *cfg.hidden, num_classes], nn.Softplus)
     return M2(decoder, cfg.latent, num_classes), M2Guide(classifier, encoder)
 
 
@@ -137,6 +162,8 @@ VARIANTS = {
                    VAEConfig, build_vae),
     "ae": Variant("the VAE's model with a point-mass guide: an autoencoder (MAP codes; --prior none: reconstruction "
                   "only)", AEConfig, build_ae),
+    "cvae": Variant("label-conditional VAE: p(x | y, z) with q(z | x, y), y given (Sohn et al. 2015)", CVAEConfig,
+                    build_cvae, labelled),
     "m2": Variant("semi-supervised M2: the class observed when labelled, summed out by enumeration when not "
                   "(Kingma et al. 2014)", M2Config, build_m2, semi_supervised, {"elbo": "enum"}),
 }

@@ -9,6 +9,7 @@ from pyro import poutine
 from pyro.infer import TraceEnum_ELBO
 
 from guides.m2 import M2Guide
+from models.cvae import CVAE
 from models.m2 import M2
 from ppl_vae import plots, rundir
 from ppl_vae.data import DataConfig, Dataset
@@ -83,11 +84,26 @@ def test_a_short_semi_supervised_training_classifies_far_above_chance(tmp_path):
     assert accuracy(guide, data.images["test"], data.labels["test"]) > 0.5
 
 
-def test_a_sample_conditioned_on_a_class_uses_that_class():
-    model, _ = small_m2()
+@pytest.mark.parametrize("variant", ["m2", "cvae"])
+def test_a_sample_conditioned_on_a_class_uses_that_class(variant):
+    pyro.set_rng_seed(0)
+    model = {"m2": M2, "cvae": CVAE}[variant](mlp([LATENT + CLASSES, 16, DIM]), LATENT)
     three = F.one_hot(torch.full((4,), 3), CLASSES).float()
     pyro.set_rng_seed(5)
-    images = plots.prior_means(model, 4, DIM, "cpu", given={"y": three})
+    images = plots.prior_means(model, 4, DIM, "cpu", three)
     pyro.set_rng_seed(5)
     z = dist.Normal(torch.zeros(4, LATENT), 1.0).sample()  # the draw the program makes
     assert torch.allclose(images, torch.sigmoid(model.decoder(torch.cat([z, three], dim=-1))))
+
+
+def test_the_cvae_trains_and_its_conditional_likelihood_is_estimated(tmp_path, capsys):
+    from ppl_vae.cli import main
+    flags = ["--subset", "300", "--hidden", "32", "--latent", "4", "--epochs", "1", "--runs-dir", str(tmp_path)]
+    assert main(["train", "--model", "cvae", *flags, "--name", "cvae"]) == 0
+    run_dir = tmp_path / "cvae"
+    assert main(["evaluate", str(run_dir), "--iw-samples", "20"]) == 0
+    results = rundir.read_json(run_dir / rundir.EVALUATION)
+    assert results["test_nll"] < -results["test_elbo"]  # log p(x | y) estimated, above the ELBO
+    assert main(["sample", str(run_dir), "--label", "7", "-n", "4", "-o", str(tmp_path / "sevens.png")]) == 0
+    assert main(["plot", str(run_dir), "--kind", "latent"]) == 2
+    assert "takes more than images" in capsys.readouterr().err

@@ -1,0 +1,27 @@
+"""The class-conditional Gaussian guide of the CVAE (Sohn et al. 2015) and of M2 (Kingma et al. 2014):
+
+    q(z | x, y) = Normal(loc(x, y), diag(scale(x, y)^2)),  loc, scale from one encoder of [x, one-hot y]
+"""
+import pyro
+import pyro.distributions as dist
+import torch.nn.functional as F
+from torch import nn
+
+from ppl_vae.nets import concat
+
+
+def sample_z(encoder, x, y):
+    """z ~ q(z | x, y), inside the caller's data plate; y may carry enumeration dims on the left."""
+    loc, raw_scale = encoder(concat(x, y)).chunk(2, dim=-1)
+    return pyro.sample("z", dist.Normal(loc, F.softplus(raw_scale)).to_event(1))
+
+
+class ConditionalGuide(nn.Module):
+    def __init__(self, encoder: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, x, y):
+        pyro.module("encoder", self.encoder)
+        with pyro.plate("data", x.shape[0], device=x.device):
+            sample_z(self.encoder, x, y)
