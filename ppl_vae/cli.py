@@ -45,6 +45,7 @@ TRAIN_FLAGS = {
     "--labelled": ("model", "labelled", "positive", "labelled training images, as many of each class, by --seed"),
     "--labelled-batch": ("model", "labelled_batch", "positive", "labelled images in each step"),
     "--alpha": ("model", "alpha", float, "weight of the classification term alpha log q(y | x) per labelled image"),
+    "--quadrants": ("model", "quadrants", "positive", "image completion: quadrants seen, 1, 2 or 3"),
     "--dataset": ("data", "dataset", str, "mnist | PATH.npz | IDX_FOLDER | torchvision:NAME"),
     "--binarize": ("data", "binarize", list(BINARIZATIONS), "pixels to 0/1: fresh per batch, drawn once, or not"),
     "--train-on-valid": ("data", "train_on_valid", bool, "train on train + validation images (60k for MNIST)"),
@@ -252,7 +253,10 @@ def cmd_train(args):
 
 
 def save_pictures(run_dir, model, guide, training, data, metrics, device):
-    save_samples(run_dir / "samples.png", model, None, None, data.dim, data.image_shape, device)
+    if hasattr(model, "seen"):  # image completion: completions of test digits rather than samples
+        plots.save_completions(run_dir / "samples.png", model, data.images["test"][:8], data.image_shape)
+    else:
+        save_samples(run_dir / "samples.png", model, None, None, data.dim, data.image_shape, device)
     test_batch = next(training.batches("test", 32, shuffle=False))
     plots.save_reconstructions(run_dir / "reconstructions.png", model, guide, test_batch, data.image_shape)
     plots.save_curves(run_dir / "curves.png", metrics)

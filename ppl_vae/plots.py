@@ -103,6 +103,20 @@ def save_reconstructions(path, model, guide, batch, image_shape, ncols=8):
               "odd rows: test images\neven rows: mean of p(x | z), z ~ q(z | x)", ncols)
 
 
+@torch.no_grad()
+def save_completions(path, model, x, image_shape, draws=7):
+    """For each test image (a row): the image, what the model is shown (hidden pixels grey), then `draws`
+    completions: the seen pixels kept, the hidden ones the mean of p(x_hidden | z, x_seen), z from the model's
+    prior. The model has a boolean `seen` mask over the pixels."""
+    seen = model.seen
+    shown = torch.where(seen, x, torch.full_like(x, 0.5))
+    completions = [torch.where(seen, x, poutine.trace(model).get_trace(x).nodes[OBSERVED]["fn"].mean)
+                   for _ in range(draws)]
+    rows = torch.stack([x, shown, *completions], dim=1)
+    save_grid(path, rows.reshape(-1, x.shape[-1]), image_shape,
+              "rows: test image, what is seen, completions", ncols=draws + 2)
+
+
 def save_curves(path, metrics):
     epochs = [m["epoch"] for m in metrics]
     fig, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")

@@ -16,8 +16,10 @@ from torch import nn
 
 from guides.conditional import ConditionalGuide
 from guides.delta import DeltaGuide
+from guides.empty import NoLatents
 from guides.gaussian import GaussianGuide
 from guides.m2 import M2Guide
+from models.completion import CompletionBaseline, CompletionCVAE
 from models.cvae import CVAE
 from models.m2 import M2
 from models.vae import VAE
@@ -111,10 +113,6 @@ def build_m2(cfg: M2Config, image_shape, num_classes=10):
     return M2(decoder, cfg.latent, num_classes), M2Guide(classifier, encoder)
 
 
-def no_guide(*args):
-    """The guide of a program with nothing latent."""
-
-
 def semi_supervised(cfg: M2Config, guide: M2Guide, data, seed):
     """M2's training (Kingma et al. 2014, eq. 9): each step takes a batch of unlabelled images, whose class the
     guide sums out, and a batch of the labelled ones (cycled), whose class is observed, plus alpha times the
@@ -139,13 +137,40 @@ def semi_supervised(cfg: M2Config, guide: M2Guide, data, seed):
             x, x_labelled, y = batch
             return (elbo.loss_and_grads(model, weighted_guide, x)
                     + trace_elbo.loss_and_grads(model, weighted_guide, x_labelled, y)
-                    + trace_elbo.loss_and_grads(classify, no_guide, x_labelled, y))
+                    + trace_elbo.loss_and_grads(classify, NoLatents(), x_labelled, y))
         return loss
 
     def validate(model, guide):
         return {"valid_accuracy": accuracy(guide, data.images["valid"], data.labels["valid"])}
 
     return Training(data.batches, step_batches, step, validate, select="valid_accuracy")
+
+
+@dataclass
+class CompletionConfig:
+    # Defaults: Pyro's CVAE tutorial, 784-500-500 ReLU networks and 200 latent units.
+    quadrants: int = 1  # quadrants seen: 1 (bottom-left), 2 (left half), 3 (all but bottom-right)
+    latent: int = 200
+    hidden: list[int] = field(default_factory=lambda: [500, 500])
+
+
+@dataclass
+class BaselineConfig:
+    quadrants: int = 1
+    hidden: list[int] = field(default_factory=lambda: [500, 500])
+
+
+def build_completion(cfg: CompletionConfig, image_shape):
+    data_dim = math.prod(image_shape)
+    prior_net = mlp([data_dim, *cfg.hidden, 2 * cfg.latent], nn.ReLU)
+    decoder = mlp([cfg.latent + data_dim, *cfg.hidden, data_dim], nn.ReLU)
+    encoder = mlp([data_dim, *cfg.hidden, 2 * cfg.latent], nn.ReLU)  # q(z | x) sees the whole image
+    return CompletionCVAE(prior_net, decoder, image_shape, cfg.quadrants), GaussianGuide(encoder)
+
+
+def build_baseline(cfg: BaselineConfig, image_shape):
+    data_dim = math.prod(image_shape)
+    return CompletionBaseline(mlp([data_dim, *cfg.hidden, data_dim], nn.ReLU), image_shape, cfg.quadrants), NoLatents()
 
 
 @dataclass(frozen=True)
@@ -164,6 +189,10 @@ VARIANTS = {
                   "only)", AEConfig, build_ae),
     "cvae": Variant("label-conditional VAE: p(x | y, z) with q(z | x, y), y given (Sohn et al. 2015)", CVAEConfig,
                     build_cvae, labelled),
+    "completion": Variant("image completion: the hidden quadrants drawn from p(x_hidden | z, x_seen), z from a prior "
+                          "conditioned on the seen ones (Sohn et al. 2015)", CompletionConfig, build_completion),
+    "completion-nn": Variant("image completion by a deterministic network, the CVAE's baseline", BaselineConfig,
+                             build_baseline),
     "m2": Variant("semi-supervised M2: the class observed when labelled, summed out by enumeration when not "
                   "(Kingma et al. 2014)", M2Config, build_m2, semi_supervised, {"elbo": "enum"}),
 }

@@ -1,0 +1,75 @@
+"""Image completion as conditional generation (Sohn et al. 2015, sec. 4.2; the task of Pyro's CVAE tutorial): some
+quadrants of a digit are seen, the others are to be drawn. Both programs take the whole image x and score only its
+hidden pixels, so log p(x) of the evaluator is the conditional log-likelihood log p(x_hidden | x_seen).
+
+CVAE:      z | x_seen ~ Normal(prior_net(x_seen))             a learned, conditional prior
+           x_hidden | z, x_seen ~ Bernoulli(decoder(z, x_seen))
+Baseline:  x_hidden | x_seen ~ Bernoulli(net(x_seen))          a deterministic network, nothing latent
+
+The networks see x_seen as the image with its hidden pixels set to -1, as the tutorial does.
+"""
+import pyro
+import pyro.distributions as dist
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ppl_vae.nets import concat
+
+# the quadrants seen for 1, 2 and 3 of them: bottom-left; the left half; all but bottom-right (Pyro's tutorial)
+SEEN = {1: ["bottom-left"], 2: ["top-left", "bottom-left"], 3: ["top-left", "top-right", "bottom-left"]}
+
+
+def seen_mask(image_shape, quadrants):
+    """A flat boolean mask of the pixels seen when `quadrants` (1, 2 or 3) quadrants are given."""
+    if quadrants not in SEEN:
+        raise ValueError(f"quadrants seen must be 1, 2 or 3, got {quadrants}")
+    h, w = image_shape
+    mask = torch.zeros(h, w, dtype=torch.bool)
+    for quadrant in SEEN[quadrants]:
+        rows = slice(h // 2, h) if quadrant.startswith("bottom") else slice(0, h // 2)
+        cols = slice(w // 2, w) if quadrant.endswith("right") else slice(0, w // 2)
+        mask[rows, cols] = True
+    return mask.flatten()
+
+
+class Completion(nn.Module):
+    """What the two programs share: the mask, and the seen part as the networks' input."""
+
+    def __init__(self, image_shape, quadrants):
+        super().__init__()
+        self.register_buffer("seen", seen_mask(image_shape, quadrants))
+
+    def seen_part(self, x):
+        return x.masked_fill(~self.seen, -1.0)
+
+    def hidden_pixels(self, logits):
+        # validate_args=False: grey images are used as soft targets, as in the tutorial
+        return dist.Bernoulli(logits=logits, validate_args=False).mask(~self.seen).to_event(1)
+
+
+class CompletionCVAE(Completion):
+    def __init__(self, prior_net: nn.Module, decoder: nn.Module, image_shape, quadrants):
+        super().__init__(image_shape, quadrants)
+        self.prior_net = prior_net
+        self.decoder = decoder
+
+    def forward(self, x):
+        pyro.module("prior_net", self.prior_net)
+        pyro.module("decoder", self.decoder)
+        with pyro.plate("data", x.shape[0], device=x.device):
+            seen = self.seen_part(x)
+            loc, raw_scale = self.prior_net(seen).chunk(2, dim=-1)
+            z = pyro.sample("z", dist.Normal(loc, F.softplus(raw_scale)).to_event(1))
+            pyro.sample("x", self.hidden_pixels(self.decoder(concat(z, seen))), obs=x)
+
+
+class CompletionBaseline(Completion):
+    def __init__(self, net: nn.Module, image_shape, quadrants):
+        super().__init__(image_shape, quadrants)
+        self.net = net
+
+    def forward(self, x):
+        pyro.module("net", self.net)
+        with pyro.plate("data", x.shape[0], device=x.device):
+            pyro.sample("x", self.hidden_pixels(self.net(self.seen_part(x))), obs=x)
