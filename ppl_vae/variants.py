@@ -3,7 +3,6 @@
 The only place in ppl_vae/ that knows a variant by name. Each build function takes the variant's config and the
 image shape and returns the model and the guide as torch modules (their parameters are the networks').
 """
-import itertools
 import math
 from dataclasses import dataclass, field
 from functools import partial
@@ -79,8 +78,8 @@ class M2Config:
     latent: int = 50
     hidden: list[int] = field(default_factory=lambda: [500])
     labelled: int = 3000  # labelled training images, as many of each class, drawn with the run's seed
-    labelled_batch: int = 100  # labelled images in each step, beside a batch of unlabelled ones
-    alpha: float = 50.0  # weight of the classification term alpha log q(y | x) per labelled image (eq. 9)
+    labelled_batch: int = 100  # labelled images in a labelled step
+    alpha: float = 46.0  # weight of the classification term alpha log q(y | x) per labelled image (eq. 9; Pyro's 46)
 
 
 @dataclass
@@ -114,30 +113,34 @@ def build_m2(cfg: M2Config, image_shape, num_classes=10):
 
 
 def semi_supervised(cfg: M2Config, guide: M2Guide, data, seed):
-    """M2's training (Kingma et al. 2014, eq. 9): each step takes a batch of unlabelled images, whose class the
-    guide sums out, and a batch of the labelled ones (cycled), whose class is observed, plus alpha times the
-    classifier's log-likelihood of their labels; the validation accuracy picks the epoch."""
+    """M2's training (Kingma et al. 2014, eq. 9), as Pyro's example interleaves it: an epoch is a pass over the
+    unlabelled images, whose class the guide sums out, with the labelled ones (a pass of batches of
+    cfg.labelled_batch) spread evenly among them; a labelled step scores the class as observed and adds alpha times
+    the classifier's log-likelihood of the labels. The validation accuracy picks the epoch."""
     labelled = data.balanced_subset(cfg.labelled, seed)
     unlabelled = torch.ones(len(data.images["train"]), dtype=torch.bool, device=labelled.device)
     unlabelled[labelled] = False
     unlabelled = unlabelled.nonzero().flatten()
 
     def step_batches(batch_size):
-        """(unlabelled images, labelled images, their labels), the labelled ones cycled."""
-        labelled_batches = itertools.chain.from_iterable(
-            data.batches("train", cfg.labelled_batch, labels=True, indices=labelled) for _ in itertools.count())
-        for (x,), (x_labelled, y) in zip(data.batches("train", batch_size, indices=unlabelled), labelled_batches):
-            yield x, x_labelled, y
+        """(unlabelled images,) batches, and (labelled images, labels) batches spread evenly among them."""
+        unlabelled_batches = list(data.batches("train", batch_size, indices=unlabelled))
+        labelled_batches = list(data.batches("train", cfg.labelled_batch, labels=True, indices=labelled))
+        every = max(1, len(unlabelled_batches) // len(labelled_batches))
+        for i, batch in enumerate(unlabelled_batches):
+            if i % every == 0 and i // every < len(labelled_batches):
+                yield labelled_batches[i // every]
+            yield batch
 
     def step(model, weighted_guide, elbo):
         # labelled images have nothing to enumerate: Trace_ELBO, which like TraceEnum_ELBO samples z once
         classify, trace_elbo = poutine.scale(guide.classify, scale=cfg.alpha), Trace_ELBO()
 
         def loss(batch):
-            x, x_labelled, y = batch
-            return (elbo.loss_and_grads(model, weighted_guide, x)
-                    + trace_elbo.loss_and_grads(model, weighted_guide, x_labelled, y)
-                    + trace_elbo.loss_and_grads(classify, NoLatents(), x_labelled, y))
+            if len(batch) == 1:
+                return elbo.loss_and_grads(model, weighted_guide, *batch)
+            return (trace_elbo.loss_and_grads(model, weighted_guide, *batch)
+                    + trace_elbo.loss_and_grads(classify, NoLatents(), *batch))
         return loss
 
     def validate(model, guide):
