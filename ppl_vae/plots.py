@@ -34,11 +34,17 @@ CAPTIONS = {
 
 
 @torch.no_grad()
+def observed_means(model, *args):
+    """Run the generative program forward on its arguments, its latents drawn from its prior (or as conditioned):
+    the mean of the distribution at "x". The values of the images among the arguments are not scored here, only
+    read by programs that condition on part of them."""
+    return poutine.trace(model).get_trace(*args).nodes[OBSERVED]["fn"].mean
+
+
 def prior_means(model, n, data_dim, device, *args):
-    """Run the generative program forward n times: the latents from the prior, then the mean of p(x | z). `args`
-    follow the images, e.g. the one-hot classes of a conditional model."""
-    placeholder = torch.zeros(n, data_dim, device=device)  # sets the plate size; only the distribution at "x" is read
-    return poutine.trace(model).get_trace(placeholder, *args).nodes[OBSERVED]["fn"].mean
+    """n images from the generative program: z from the prior, then the mean of p(x | z). `args` follow the images,
+    e.g. the one-hot classes of a conditional model."""
+    return observed_means(model, torch.zeros(n, data_dim, device=device), *args)  # the zeros set the plate size
 
 
 @torch.no_grad()
@@ -110,8 +116,7 @@ def save_completions(path, model, x, image_shape, draws=7):
     prior. The model has a boolean `seen` mask over the pixels."""
     seen = model.seen
     shown = torch.where(seen, x, torch.full_like(x, 0.5))
-    completions = [torch.where(seen, x, poutine.trace(model).get_trace(x).nodes[OBSERVED]["fn"].mean)
-                   for _ in range(draws)]
+    completions = [torch.where(seen, x, observed_means(model, x)) for _ in range(draws)]
     rows = torch.stack([x, shown, *completions], dim=1)
     save_grid(path, rows.reshape(-1, x.shape[-1]), image_shape,
               "rows: test image, what is seen, completions", ncols=draws + 2)
@@ -150,12 +155,9 @@ def latent_means(guide, images, batch_size=1000):
     return torch.cat([poutine.trace(guide).get_trace(x).nodes[LATENT]["fn"].mean for x in images.split(batch_size)])
 
 
-@torch.no_grad()
 def decoded_means(model, z, data_dim):
     """The mean of p(x | z) for each row of z: the images of a decoder."""
-    placeholder = z.new_zeros(len(z), data_dim)  # sets the plate size; only the distribution at "x" is read
-    trace = poutine.trace(poutine.condition(model, {LATENT: z})).get_trace(placeholder)
-    return trace.nodes[OBSERVED]["fn"].mean
+    return observed_means(poutine.condition(model, {LATENT: z}), z.new_zeros(len(z), data_dim))
 
 
 def plane(codes):
