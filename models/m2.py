@@ -3,27 +3,40 @@
     y ~ Categorical(1/10)                          observed when the image is labelled, latent otherwise
     z ~ Normal(0, I)                               the style, independent of the class
     x | y, z ~ Bernoulli(logits = decoder(z, y))   one coin per pixel
+            or Normal(loc, scale = decoder(z, y))  M1+M2 (sec. 3.1.3): x is the code of an image under a trained VAE
 
 The class is a one-hot vector, so the decoder reads [z, y] and Pyro enumerates y by its support.
 """
 import pyro
 import pyro.distributions as dist
+import torch.nn.functional as F
 from torch import nn
 
 from ppl_vae.nets import concat
 
 
+def pixels(logits):
+    """Independent Bernoulli pixels (validate_args=False: grey images are soft targets)."""
+    return dist.Bernoulli(logits=logits, validate_args=False)
+
+
+def features(loc_and_raw_scale):
+    """Independent Gaussian features: the decoder's output is their loc and a pre-softplus scale."""
+    loc, raw_scale = loc_and_raw_scale.chunk(2, dim=-1)
+    return dist.Normal(loc, F.softplus(raw_scale))
+
+
 class M2(nn.Module):
-    def __init__(self, decoder: nn.Module, latent_dim: int, num_classes: int = 10):
+    def __init__(self, decoder: nn.Module, latent_dim: int, num_classes: int = 10, likelihood=pixels):
         super().__init__()
         self.decoder = decoder
         self.latent_dim = latent_dim
         self.num_classes = num_classes
+        self.likelihood = likelihood
 
     def forward(self, x, y=None):
         pyro.module("decoder", self.decoder)
         with pyro.plate("data", x.shape[0], device=x.device):
             y = pyro.sample("y", dist.OneHotCategorical(logits=x.new_zeros(self.num_classes)), obs=y)
             z = pyro.sample("z", dist.Normal(x.new_zeros(self.latent_dim), 1.0).to_event(1))
-            pixels = dist.Bernoulli(logits=self.decoder(concat(z, y)), validate_args=False)
-            pyro.sample("x", pixels.to_event(1), obs=x)
+            pyro.sample("x", self.likelihood(self.decoder(concat(z, y))).to_event(1), obs=x)

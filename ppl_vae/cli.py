@@ -45,6 +45,11 @@ TRAIN_FLAGS = {
     "--labelled": ("model", "labelled", "positive", "labelled training images, as many of each class, by --seed"),
     "--labelled-batch": ("model", "labelled_batch", "positive", "labelled images in each step"),
     "--alpha": ("model", "alpha", float, "weight of the classification term alpha log q(y | x) per labelled image"),
+    "--init-std": ("model", "init_std", float, "every weight and bias drawn from Normal(0, S^2) (Pyro's example: "
+                   "0.001); 0: PyTorch's default"),
+    "--supervised-only": ("model", "supervised_only", bool, "train on the labelled images alone: the classifier "
+                          "learns from alpha log q(y | x) only, a supervised baseline"),
+    "--m1": ("model", "m1", str, "M1+M2: the run folder of the trained VAE whose codes M2 sees"),
     "--quadrants": ("model", "quadrants", "positive", "image completion: quadrants seen, 1, 2 or 3"),
     "--dataset": ("data", "dataset", str, "mnist | PATH.npz | IDX_FOLDER | torchvision:NAME"),
     "--binarize": ("data", "binarize", list(BINARIZATIONS), "pixels to 0/1: fresh per batch, drawn once, or not"),
@@ -59,6 +64,7 @@ PLOT_KINDS = {
     "traversal": "one row per most active latent unit, swept from -3 to 3 around a test digit's code",
     "interpolation": "images decoded along straight lines between the codes of pairs of test digits",
     "samples": "means of p(x | z) for z from the prior",
+    "analogies": "class-conditional models (cvae, m2): test digits, each beside its style z decoded with y = 0..9",
 }
 PCA_KINDS = ("latent", "interpolation")
 RESUMABLE = {"epochs", "device"}  # what may change when a run is resumed
@@ -195,8 +201,21 @@ def load_run(run_dir, device, with_data=True):
     guide.load_state_dict(state["guide"])
     model.eval()
     guide.eval()
-    data = Dataset(DataConfig(**config["data"]), device, config["seed"]) if with_data else None
+    data = load_data(config, device) if with_data else None
     return config, model, guide, data
+
+
+def load_data(config, device):
+    """The run's dataset as its programs see it: the images, or (M1+M2, a model config with "m1") the codes that the
+    trained VAE in that run folder gives them, the means of its q(z1 | x)."""
+    data = Dataset(DataConfig(**config["data"]), device, config["seed"])
+    if not config["model"].get("m1"):
+        return data
+    m1_config, _, m1_guide, _ = load_run(Path(config["model"]["m1"]), device, with_data=False)
+    if m1_config["data"]["dataset"] != config["data"]["dataset"]:
+        raise ValueError(f"--m1 {config['model']['m1']} was trained on {m1_config['data']['dataset']}, not on "
+                         f"{config['data']['dataset']}")
+    return data.encoded(partial(plots.latent_means, m1_guide))
 
 
 def build(config, image_shape, device):
@@ -230,7 +249,7 @@ def cmd_train(args):
     else:
         config = train_config(args)
     train_cfg = TrainConfig(**config["train"])
-    data = Dataset(DataConfig(**config["data"]), device, config["seed"])
+    data = load_data(config, device)
     model, guide = build(config, data.image_shape, device)
     training = variant_training(config, guide, data)
     if not args.resume:
@@ -253,6 +272,9 @@ def cmd_train(args):
 
 
 def save_pictures(run_dir, model, guide, training, data, metrics, device):
+    if len(data.image_shape) != 2:
+        print(f"no pictures: the programs' data are not images but vectors of {data.dim} features")
+        return
     if hasattr(model, "seen"):  # image completion: completions of test digits rather than samples
         plots.save_completions(run_dir / "samples.png", model, data.images["test"][:8], data.image_shape)
     else:
@@ -330,6 +352,7 @@ def iw_log_likelihoods(model, guide, batches, total, iw_samples, chunk_size):
 def cmd_sample(args):
     device = resolve_device(args.device)
     config, model, _, _ = load_run(args.run_dir, device, with_data=False)
+    require_images(config, args.run_dir)
     output = args.output or args.run_dir / "samples.png"
     save_samples(output, model, args.label, args.n, math.prod(config["image_shape"]), config["image_shape"], device)
     print(f"wrote {output}")
@@ -344,9 +367,14 @@ def cmd_plot(args):
     panels = {}
     for run_dir in args.run_dirs:
         config, model, guide, data = load_run(run_dir, device)
-        if len([p for p in inspect.signature(model.forward).parameters.values() if p.default is p.empty]) > 1:
+        require_images(config, run_dir)
+        takes_labels = "y" in inspect.signature(model.forward).parameters
+        if args.kind == "analogies" and not takes_labels:
+            raise ValueError(f"{run_dir}: --kind analogies needs a class-conditional model, not {config['variant']}")
+        mandatory = [p for p in inspect.signature(model.forward).parameters.values() if p.default is p.empty]
+        if args.kind != "analogies" and len(mandatory) > 1:
             raise ValueError(f"{run_dir}: the {config['variant']} model takes more than images (its labels, say); "
-                             "plot draws models of images alone")
+                             "plot draws models of images alone, but --kind analogies")
         if args.pca and not panels:
             pca = PCA(data.images["train"], config["model"]["latent"])
             panels[f"PCA, {config['model']['latent']} components{caption}"] = plot_panel(
@@ -354,6 +382,10 @@ def cmd_plot(args):
         title = f"{run_dir.name}: {config['variant']}, {config['model']['latent']}-D latent{caption}"
         if args.kind == "samples":
             panels[title] = plots.prior_means(model, 64, data.dim, device)
+        elif args.kind == "analogies":
+            rows = plots.ANALOGY_ROWS
+            panels[title] = plots.analogies(model, guide, data.images["test"][:rows],
+                                            data.one_hot(data.labels["test"][:rows]))
         else:
             encode, decode = partial(plots.latent_means, guide), partial(plots.decoded_means, model, data_dim=data.dim)
             panels[title] = plot_panel(args.kind, encode, decode, data.images["test"])
@@ -364,6 +396,11 @@ def cmd_plot(args):
         plots.save_image_panels(output, panels, data.image_shape, ncols=plots.PANEL_COLUMNS[args.kind])
     print(f"wrote {output}")
     return 0
+
+
+def require_images(config, run_dir):
+    if len(config["image_shape"]) != 2:
+        raise ValueError(f"{run_dir}: the {config['variant']} model's data are vectors of features, not images")
 
 
 def plot_panel(kind, encode, decode, test_images):

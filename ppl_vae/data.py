@@ -6,6 +6,7 @@ Sources (DataConfig.dataset):
   PATH/ (a folder)     MNIST-format IDX files: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-... (.gz or not)
   "torchvision:NAME"   a torchvision dataset such as FashionMNIST or KMNIST, when torchvision imports
 """
+import copy
 import gzip
 import hashlib
 import importlib.metadata
@@ -244,6 +245,18 @@ class Dataset:
             index = indices[start : start + batch_size]
             x = torch.bernoulli(images[index]) if self.binarize == "dynamic" and split == "train" else images[index]
             yield (x, self.one_hot(self.labels[split][index])) if labels else (x,)
+
+    def encoded(self, encode, batch_size=1000):
+        """This dataset with every split's images replaced by encode(images), (N, D) -> (N, D') features (the codes
+        of M1+M2), which are never binarized."""
+        codes = copy.copy(self)
+        with torch.no_grad():
+            codes.images = {split: torch.cat([encode(x) for x in images.split(batch_size)])
+                            for split, images in self.images.items()}
+        codes.binarize = "none"
+        codes.dim = codes.images["train"].shape[1]
+        codes.image_shape = (codes.dim,)
+        return codes
 
     def one_hot(self, labels):
         return F.one_hot(labels.long(), self.num_classes).to(self.images["train"].dtype)

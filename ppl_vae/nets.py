@@ -13,6 +13,15 @@ def mlp(sizes, activation=nn.Tanh):
     return nn.Sequential(*layers[:-1])
 
 
+def init_normal_(net: nn.Module, std: float):
+    """Every weight and bias of net's linear layers drawn from Normal(0, std^2), in place; returns net."""
+    for layer in net.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.normal_(layer.weight, 0.0, std)
+            nn.init.normal_(layer.bias, 0.0, std)
+    return net
+
+
 def conv_encoder(image_shape, channels, out_dim):
     """Flat (N, H*W) images -> (N, out_dim): one 4x4 convolution of stride 2 per entry of `channels`, each halving
     the height and width, ReLU after each, then a linear layer."""

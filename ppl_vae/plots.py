@@ -22,14 +22,16 @@ OBSERVED, LATENT = "x", "z"
 DPI = 100
 PANEL_INCHES = 3.2  # width of one panel of a side-by-side figure
 # images per row in the latent-space pictures, and what the rows are
-PANEL_COLUMNS = {"manifold": 20, "traversal": 9, "interpolation": 10, "samples": 8}
+PANEL_COLUMNS = {"manifold": 20, "traversal": 9, "interpolation": 10, "samples": 8, "analogies": 11}
 TRAVERSAL_UNITS = 10  # rows of a traversal: the most active units
 INTERPOLATION_PAIRS = 5  # rows of an interpolation: test images 0 -> 1, 2 -> 3, ...
+ANALOGY_ROWS = 10  # rows of the analogies: the first test images
 CAPTIONS = {
     "manifold": "z from the inverse normal CDF of 0.05..0.95",
     "traversal": "rows: most active units; z_u from -3 to 3",
     "interpolation": "rows: test image 2i to 2i+1",
     "samples": "mean of p(x | z), z ~ p(z)",
+    "analogies": "rows: test image, then y = 0..9 with its z",
 }
 
 
@@ -150,6 +152,17 @@ def save_nll_against_k(path, curves, images):
 
 
 @torch.no_grad()
+@torch.no_grad()
+def analogies(model, guide, x, y):
+    """Each image (a row) beside the model's images of every class in its style (Kingma et al. 2014, fig. 1): z held
+    at the mean of q(z | x, y) for the image's own one-hot label y, decoded with each class in turn."""
+    num_classes = y.shape[-1]
+    z = poutine.trace(guide).get_trace(x, y).nodes[LATENT]["fn"].mean.repeat_interleave(num_classes, dim=0)
+    every_class = torch.eye(num_classes).to(y).repeat(len(x), 1)
+    images = observed_means(poutine.condition(model, {LATENT: z}), x.repeat_interleave(num_classes, dim=0), every_class)
+    return torch.cat([x.unsqueeze(1), images.reshape(len(x), num_classes, -1)], dim=1).reshape(-1, x.shape[-1])
+
+
 def latent_means(guide, images, batch_size=1000):
     """The mean of q(z | x) for each image: the codes of an encoder."""
     return torch.cat([poutine.trace(guide).get_trace(x).nodes[LATENT]["fn"].mean for x in images.split(batch_size)])

@@ -72,10 +72,11 @@ def test_a_short_semi_supervised_training_classifies_far_above_chance(tmp_path):
     """100 labels (10 a class) and 900 unlabelled images, 3 epochs (30 steps, 3 of them labelled): the classifier
     q(y | x) of the best epoch by validation accuracy is far above chance (1/10) on the 1000 test images. Measured:
     0.394; the binomial standard error of an accuracy of 0.1 on 1000 images is 0.0095, so 0.25 is 15 of them above
-    chance, and 0.394 is 10 of its own (0.015) above 0.25."""
+    chance, and 0.394 is 10 of its own (0.015) above 0.25. PyTorch's initialization: Pyro's tiny one (the default,
+    better in long runs) has learnt nothing yet after 30 steps."""
     pyro.set_rng_seed(0)
     data = Dataset(DataConfig(subset=1000), seed=0)
-    cfg = M2Config(labelled=100)
+    cfg = M2Config(labelled=100, init_std=0)
     model, guide = build_m2(cfg, data.image_shape)
     metrics = fit(model, guide, data, TrainConfig(epochs=3, elbo="enum"), tmp_path,
                   training=semi_supervised(cfg, guide, data, seed=0))
@@ -108,3 +109,49 @@ def test_the_cvae_trains_and_its_conditional_likelihood_is_estimated(tmp_path, c
     assert main(["sample", str(run_dir), "--label", "7", "-n", "4", "-o", str(tmp_path / "sevens.png")]) == 0
     assert main(["plot", str(run_dir), "--kind", "latent"]) == 2
     assert "takes more than images" in capsys.readouterr().err
+    assert main(["plot", str(run_dir), "--kind", "analogies", "-o", str(tmp_path / "analogies.png")]) == 0
+
+
+def test_an_analogy_holds_the_style_of_the_image_and_changes_its_class():
+    """Row i of the analogies: test image i, then for each class c the mean of p(x | y = c, z) at z = the mean of
+    q(z | x_i, y_i), computed here from the networks."""
+    model, guide = small_m2()
+    x = torch.rand(2, DIM, generator=torch.Generator().manual_seed(4))
+    y = F.one_hot(torch.tensor([3, 8]), CLASSES).float()
+    rows = plots.analogies(model, guide, x, y).reshape(2, CLASSES + 1, DIM)
+    assert torch.equal(rows[:, 0], x)
+    z = guide.encoder(torch.cat([x, y], dim=-1))[:, :LATENT]  # the loc of q(z | x, y)
+    for c in range(CLASSES):
+        c_hot = F.one_hot(torch.tensor([c, c]), CLASSES).float()
+        assert torch.allclose(rows[:, 1 + c], torch.sigmoid(model.decoder(torch.cat([z, c_hot], dim=-1))), atol=1e-6)
+
+
+def test_m1m2_is_m2_on_the_codes_of_its_m1(tmp_path, capsys):
+    """M1+M2 trains M2 on the means of the trained VAE's q(z1 | x), as Gaussian features: the data its programs see
+    are exactly those codes, the classifier is evaluated on them, and image-only commands refuse the run."""
+    from ppl_vae.cli import load_run, main
+    flags = ["--subset", "500", "--hidden", "16", "--epochs", "1", "--runs-dir", str(tmp_path)]
+    assert main(["train", "--model", "vae", *flags, "--latent", "4", "--name", "m1"]) == 0
+    assert main(["train", "--model", "m1m2", *flags, "--latent", "2", "--labelled", "50", "--m1", str(tmp_path / "m1"),
+                 "--name", "m1m2"]) == 0
+    _, _, m1_guide, images = load_run(tmp_path / "m1", "cpu")
+    _, model, guide, codes = load_run(tmp_path / "m1m2", "cpu")
+    assert torch.equal(codes.images["test"], plots.latent_means(m1_guide, images.images["test"]))
+    assert torch.equal(codes.labels["test"], images.labels["test"])
+    trace = poutine.trace(model).get_trace(codes.images["test"][:3])
+    assert isinstance(trace.nodes["x"]["fn"].base_dist, dist.Normal) and trace.nodes["x"]["fn"].event_shape == (4,)
+    assert main(["evaluate", str(tmp_path / "m1m2"), "--iw-samples", "0"]) == 0
+    assert "test  accuracy" in capsys.readouterr().out
+    assert main(["sample", str(tmp_path / "m1m2")]) == 2
+    assert "vectors of features, not images" in capsys.readouterr().err
+
+
+def test_supervised_only_steps_see_each_labelled_image_once_and_nothing_else():
+    data = Dataset(DataConfig(subset=1000, binarize="none"), seed=0)
+    cfg = M2Config(labelled=200, labelled_batch=50, supervised_only=True)
+    training = semi_supervised(cfg, None, data, seed=0)
+    batches = list(training.steps(100))
+    assert [len(b) for b in batches] == [2] * 4  # (images, labels), 200 / 50 of them
+    labelled = data.images["train"][data.balanced_subset(200, seed=0)]
+    seen = torch.cat([x for x, _ in batches])
+    assert torch.allclose(seen.sum(0), labelled.sum(0), atol=1e-4)  # the same images, in another order
