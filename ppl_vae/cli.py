@@ -267,13 +267,14 @@ def cmd_train(args):
     last = metrics[-1]
     print(f"after {last['epoch']} epochs: validation ELBO {last['valid_elbo']:.2f}, reconstruction log p(x | z) "
           f"{last['valid_recon']:.2f} nats per image")
-    print(f"wrote {run_dir}/: config.json metrics.jsonl checkpoint.pt samples.png reconstructions.png curves.png")
+    print(f"wrote {run_dir}/: {' '.join(sorted(path.name for path in run_dir.iterdir()))}")
     return 0
 
 
 def save_pictures(run_dir, model, guide, training, data, metrics, device):
+    plots.save_curves(run_dir / "curves.png", metrics)
     if len(data.image_shape) != 2:
-        print(f"no pictures: the programs' data are not images but vectors of {data.dim} features")
+        print(f"no samples or reconstructions: the programs' data are vectors of {data.dim} features, not images")
         return
     if hasattr(model, "seen"):  # image completion: completions of test digits rather than samples
         plots.save_completions(run_dir / "samples.png", model, data.images["test"][:8], data.image_shape)
@@ -281,7 +282,6 @@ def save_pictures(run_dir, model, guide, training, data, metrics, device):
         save_samples(run_dir / "samples.png", model, None, None, data.dim, data.image_shape, device)
     test_batch = next(training.batches("test", 32, shuffle=False))
     plots.save_reconstructions(run_dir / "reconstructions.png", model, guide, test_batch, data.image_shape)
-    plots.save_curves(run_dir / "curves.png", metrics)
 
 
 def save_samples(path, model, labels, n, data_dim, image_shape, device):

@@ -152,7 +152,6 @@ def save_nll_against_k(path, curves, images):
 
 
 @torch.no_grad()
-@torch.no_grad()
 def analogies(model, guide, x, y):
     """Each image (a row) beside the model's images of every class in its style (Kingma et al. 2014, fig. 1): z held
     at the mean of q(z | x, y) for the image's own one-hot label y, decoded with each class in turn."""
@@ -163,6 +162,7 @@ def analogies(model, guide, x, y):
     return torch.cat([x.unsqueeze(1), images.reshape(len(x), num_classes, -1)], dim=1).reshape(-1, x.shape[-1])
 
 
+@torch.no_grad()
 def latent_means(guide, images, batch_size=1000):
     """The mean of q(z | x) for each image: the codes of an encoder."""
     return torch.cat([poutine.trace(guide).get_trace(x).nodes[LATENT]["fn"].mean for x in images.split(batch_size)])
