@@ -3,17 +3,14 @@
     q(z | x, y) = Normal(loc(x, y), diag(scale(x, y)^2)),  loc, scale from one encoder of [x, one-hot y]
 """
 import pyro
-import pyro.distributions as dist
-import torch.nn.functional as F
 from torch import nn
 
-from ppl_vae.nets import concat
+from ppl_vae.nets import concat, diagonal_normal
 
 
 def sample_z(encoder, x, y):
     """z ~ q(z | x, y), inside the caller's data plate; y may carry enumeration dims on the left."""
-    loc, raw_scale = encoder(concat(x, y)).chunk(2, dim=-1)
-    return pyro.sample("z", dist.Normal(loc, F.softplus(raw_scale)).to_event(1))
+    return pyro.sample("z", diagonal_normal(encoder(concat(x, y))).to_event(1))
 
 
 class ConditionalGuide(nn.Module):

@@ -2,13 +2,13 @@
 
     q(z | x) = Normal(z; loc(x), diag(scale(x)^2)),  loc, scale from one encoder network
 
-The encoder outputs 2 * latent_dim numbers: the loc, and a pre-activation made positive by softplus (smooth and
-linear for large inputs, so the scale cannot overflow as exp's can).
+The encoder outputs 2 * latent_dim numbers: the loc, and a pre-activation made positive by softplus
+(nets.diagonal_normal).
 """
 import pyro
-import pyro.distributions as dist
-import torch.nn.functional as F
 from torch import nn
+
+from ppl_vae.nets import diagonal_normal
 
 
 class GaussianGuide(nn.Module):
@@ -19,5 +19,4 @@ class GaussianGuide(nn.Module):
     def forward(self, x):
         pyro.module("encoder", self.encoder)
         with pyro.plate("data", x.shape[0], device=x.device):
-            loc, raw_scale = self.encoder(x).chunk(2, dim=-1)
-            pyro.sample("z", dist.Normal(loc, F.softplus(raw_scale)).to_event(1))
+            pyro.sample("z", diagonal_normal(self.encoder(x)).to_event(1))

@@ -11,10 +11,9 @@ The networks see x_seen as the image with its hidden pixels set to -1, as the tu
 import pyro
 import pyro.distributions as dist
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ppl_vae.nets import concat
+from ppl_vae.nets import concat, diagonal_normal
 
 # the quadrants seen for 1, 2 and 3 of them: bottom-left; the left half; all but bottom-right (Pyro's tutorial)
 SEEN = {1: ["bottom-left"], 2: ["top-left", "bottom-left"], 3: ["top-left", "top-right", "bottom-left"]}
@@ -59,8 +58,7 @@ class CompletionCVAE(Completion):
         pyro.module("decoder", self.decoder)
         with pyro.plate("data", x.shape[0], device=x.device):
             seen = self.seen_part(x)
-            loc, raw_scale = self.prior_net(seen).chunk(2, dim=-1)
-            z = pyro.sample("z", dist.Normal(loc, F.softplus(raw_scale)).to_event(1))
+            z = pyro.sample("z", diagonal_normal(self.prior_net(seen)).to_event(1))
             pyro.sample("x", self.hidden_pixels(self.decoder(concat(z, seen))), obs=x)
 
 

@@ -3,13 +3,12 @@
     y ~ Categorical(1/10)                          observed when the image is labelled, latent otherwise
     z ~ Normal(0, I)                               the style, independent of the class
     x | y, z ~ Bernoulli(logits = decoder(z, y))   one coin per pixel
-            or Normal(loc, scale = decoder(z, y))  M1+M2 (sec. 3.1.3): x is the code of an image under a trained VAE
+            or Normal(decoder(z, y))               M1+M2 (sec. 3.1.3): x is the code of an image under a trained VAE
 
 The class is a one-hot vector, so the decoder reads [z, y] and Pyro enumerates y by its support.
 """
 import pyro
 import pyro.distributions as dist
-import torch.nn.functional as F
 from torch import nn
 
 from ppl_vae.nets import concat
@@ -18,12 +17,6 @@ from ppl_vae.nets import concat
 def pixels(logits):
     """Independent Bernoulli pixels (validate_args=False: grey images are soft targets)."""
     return dist.Bernoulli(logits=logits, validate_args=False)
-
-
-def features(loc_and_raw_scale):
-    """Independent Gaussian features: the decoder's output is their loc and a pre-softplus scale."""
-    loc, raw_scale = loc_and_raw_scale.chunk(2, dim=-1)
-    return dist.Normal(loc, F.softplus(raw_scale))
 
 
 class M2(nn.Module):

@@ -1,7 +1,9 @@
-"""Plain torch building blocks shared by models and guides. No Pyro here."""
+"""Torch building blocks shared by models and guides, and the diagonal Normal their networks parameterize."""
 import math
 
+import pyro.distributions as dist
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -11,6 +13,13 @@ def mlp(sizes, activation=nn.Tanh):
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         layers += [nn.Linear(n_in, n_out), activation()]
     return nn.Sequential(*layers[:-1])
+
+
+def diagonal_normal(params):
+    """Normal(loc, diag(scale^2)) from a network's output [loc, raw scale] (last dimension): softplus makes the scale
+    positive, smooth and linear for large inputs, so it cannot overflow as exp's can."""
+    loc, raw_scale = params.chunk(2, dim=-1)
+    return dist.Normal(loc, F.softplus(raw_scale))
 
 
 def init_normal_(net: nn.Module, std: float):

@@ -20,10 +20,10 @@ from guides.gaussian import GaussianGuide
 from guides.m2 import M2Guide
 from models.completion import CompletionBaseline, CompletionCVAE
 from models.cvae import CVAE
-from models.m2 import M2, features, pixels
+from models.m2 import M2, pixels
 from models.vae import VAE
 from ppl_vae.evaluate import accuracy
-from ppl_vae.nets import Corrupted, conv_decoder, conv_encoder, init_normal_, mlp
+from ppl_vae.nets import Corrupted, conv_decoder, conv_encoder, diagonal_normal, init_normal_, mlp
 from ppl_vae.train import Training
 
 NETS = ("mlp", "conv")
@@ -115,7 +115,7 @@ def labelled(cfg, guide, data, seed):
 
 def build_m2(cfg: M2Config, image_shape, num_classes=10, likelihood=pixels):
     data_dim = math.prod(image_shape)
-    encoder, decoder = class_conditional_networks(cfg, data_dim, num_classes, 2 if likelihood is features else 1)
+    encoder, decoder = class_conditional_networks(cfg, data_dim, num_classes, 2 if likelihood is diagonal_normal else 1)
     classifier = mlp([data_dim, *cfg.hidden, num_classes], nn.Softplus)
     if cfg.init_std:
         for net in (encoder, decoder, classifier):
@@ -130,7 +130,7 @@ class M1M2Config(M2Config):
 
 def build_m1m2(cfg: M1M2Config, image_shape, num_classes=10):
     """M2 with Gaussian features: image_shape is that of the codes, (latent,)."""
-    return build_m2(cfg, image_shape, num_classes, likelihood=features)
+    return build_m2(cfg, image_shape, num_classes, likelihood=diagonal_normal)
 
 
 def semi_supervised(cfg: M2Config, guide: M2Guide, data, seed):

@@ -17,7 +17,7 @@ from ppl_vae import plots
 from ppl_vae.cli import main
 from ppl_vae.data import DataConfig, Dataset
 from ppl_vae.evaluate import log_likelihood, mean_reconstruction, traces
-from ppl_vae.nets import Corrupted, conv_decoder, conv_encoder, mlp
+from ppl_vae.nets import conv_decoder, conv_encoder, mlp
 from ppl_vae.pca import PCA
 from ppl_vae.train import ScaleLatents, TrainConfig, fit, kl_weight, latent_weighting, make_elbo
 from ppl_vae.variants import AEConfig, VAEConfig, build_ae, build_vae
