@@ -38,6 +38,9 @@ TRAIN_FLAGS = {
     "--latent": ("model", "latent", "positive", "latent dimension"),
     "--net": ("model", "net", list(NETS), "encoder and decoder: fully connected, or (transposed) convolutions"),
     "--hidden": ("model", "hidden", "sizes", "hidden layer sizes of the encoder and decoder MLPs (--net mlp)"),
+    "--latents": ("model", "latents", "sizes", "sizes of the stochastic layers, bottom first (z1 z2)"),
+    "--lower-hidden": ("model", "lower_hidden", "sizes", "hidden layers between x and z1, encoder side first"),
+    "--upper-hidden": ("model", "upper_hidden", "sizes", "hidden layers between z1 and z2, encoder side first"),
     "--channels": ("model", "channels", "sizes", "channels of the convolutions, each halving the image (--net conv)"),
     "--corrupt": ("model", "corrupt", str, "denoising: the encoder sees x corrupted while training, mask:P (each "
                   "pixel zeroed with probability P) or gauss:S (Normal noise of sd S); the model scores the clean x"),

@@ -18,9 +18,11 @@ from guides.delta import DeltaGuide
 from guides.empty import NoLatents
 from guides.gaussian import GaussianGuide
 from guides.m2 import M2Guide
+from guides.two_layer import TwoLayerGuide
 from models.completion import CompletionBaseline, CompletionCVAE
 from models.cvae import CVAE
 from models.m2 import M2, pixels
+from models.two_layer import TwoLayerVAE
 from models.vae import VAE
 from ppl_vae.evaluate import accuracy
 from ppl_vae.nets import Corrupted, conv_decoder, conv_encoder, diagonal_normal, init_normal_, mlp
@@ -69,6 +71,25 @@ def build_vae(cfg: VAEConfig, image_shape):
 def build_ae(cfg: AEConfig, image_shape):
     encoder, decoder = networks(cfg, image_shape, cfg.latent)
     return VAE(decoder, cfg.latent), DeltaGuide(encoder, cfg.code_range)
+
+
+@dataclass
+class TwoLayerConfig:
+    # Defaults: the IWAE paper's two-stochastic-layer network (Burda et al. 2015, sec. 5): x - 200 - 200 - z1 (100)
+    # - 100 - 100 - z2 (50), tanh, the same sizes on the generative side.
+    latents: list[int] = field(default_factory=lambda: [100, 50])  # z1, z2
+    lower_hidden: list[int] = field(default_factory=lambda: [200, 200])  # between x and z1, encoder side first
+    upper_hidden: list[int] = field(default_factory=lambda: [100, 100])  # between z1 and z2
+
+
+def build_two_layer(cfg: TwoLayerConfig, image_shape):
+    if len(cfg.latents) != 2:
+        raise ValueError(f"--latents takes the sizes of z1 and z2, got {cfg.latents}")
+    (z1, z2), lower, upper = cfg.latents, cfg.lower_hidden, cfg.upper_hidden
+    data_dim = math.prod(image_shape)
+    model = TwoLayerVAE(mlp([z2, *reversed(upper), 2 * z1]), mlp([z1, *reversed(lower), data_dim]), z2)
+    guide = TwoLayerGuide(mlp([data_dim, *lower, 2 * z1]), mlp([z1, *upper, 2 * z2]))
+    return model, guide
 
 
 @dataclass
@@ -219,6 +240,10 @@ VARIANTS = {
                    VAEConfig, build_vae),
     "ae": Variant("the VAE's model with a point-mass guide: an autoencoder (MAP codes; --prior none: reconstruction "
                   "only)", AEConfig, build_ae),
+    "vae2": Variant("two stochastic layers, z2 -> z1 -> x, with the bottom-up guide q(z1 | x) q(z2 | z1) (the IWAE "
+                    "paper's)", TwoLayerConfig, build_two_layer,
+                    # the guide is not mean-field (z2 depends on z1): analytic KLs per site would be biased
+                    train_defaults={"elbo": "trace"}),
     "cvae": Variant("label-conditional VAE: p(x | y, z) with q(z | x, y), y given (Sohn et al. 2015)", CVAEConfig,
                     build_cvae, labelled),
     "completion": Variant("image completion: the hidden quadrants drawn from p(x_hidden | z, x_seen), z from a prior "
