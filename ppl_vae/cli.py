@@ -9,6 +9,7 @@ import sys
 import time
 from dataclasses import asdict
 from functools import partial
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,7 @@ PLOT_KINDS = {
     "analogies": "class-conditional models (cvae, m2): test digits, each beside its style z decoded with y = 0..9",
 }
 PCA_KINDS = ("latent", "interpolation")
+LAYER_IMAGES, LAYER_PARTICLES = 1000, 100  # what evaluate's per-layer KL and active units are estimated from
 RESUMABLE = {"epochs", "device"}  # what may change when a run is resumed
 DEFAULT_VARIANT = "vae"
 
@@ -325,7 +327,14 @@ def cmd_evaluate(args):
         print(f"test  accuracy {results['test_accuracy']:.4f} (the most probable class under q(y | x))")
     if point_masses:
         print(f"no ELBO or log p(x): the guide puts a point mass on {', '.join(point_masses)}, which has no density")
-    elif args.iw_samples:
+    else:  # per layer, on the first LAYER_IMAGES test images
+        test_batches = islice(training.batches("test", 100, shuffle=False), LAYER_IMAGES // 100)
+        results["layers"] = evaluate.layer_statistics(model, guide, test_batches, num_particles=LAYER_PARTICLES)
+        for name, layer in results["layers"].items():
+            print(f"test  {name}: KL term {layer['kl']:8.3f} nats per image, {layer['active']} of {layer['units']} "
+                  f"units active (Cov_x E_q[u | x] > 0.01; first {LAYER_IMAGES} test images, {LAYER_PARTICLES} "
+                  "draws each)")
+    if args.iw_samples and not point_masses:
         log_px = iw_log_likelihoods(model, guide, training.batches("test", args.iw_batch_size, False),
                                     len(data.images["test"]), args.iw_samples, args.chunk_size)
         nll = -log_px

@@ -105,6 +105,32 @@ def log_likelihood(model, guide, *args, iw_samples=5000, chunk_size=1000, data_p
     return (running - math.log(iw_samples)).logsumexp(dim=0)
 
 
+@torch.no_grad()
+def layer_statistics(model, guide, batches, num_particles=100, threshold=0.01):
+    """For each latent site of the guide (each layer of a hierarchy), from `num_particles` draws per image:
+
+        kl     E_q[log q(z_l | .) - log p(z_l | .)] per image, the layer's share of the ELBO's KL term
+        active the number of units u whose posterior mean E_q[u | x] varies over the images with variance above
+               `threshold` (Burda et al. 2015, sec. 5.2: Cov_x(E_q[u]) > 0.01)
+
+    E_q[u | x] is the mean of the site's distribution averaged over the particles, which averages over the layers
+    below it in the guide. `batches`: tuples of the programs' arguments, images first."""
+    kl, means, count = {}, {}, 0
+    for batch in batches:
+        nesting = max_plate_nesting(model, guide, batch, {})
+        with pyro.plate(PARTICLES, num_particles, dim=-1 - nesting):
+            guide_trace, model_trace = map(prune_subsample_sites, traces(model, guide, *batch))
+        for name, site in guide_trace.nodes.items():
+            if site["type"] != "sample" or site["is_observed"] or name not in model_trace:
+                continue
+            log_ratio = site["fn"].log_prob(site["value"]) - model_trace.nodes[name]["fn"].log_prob(site["value"])
+            kl[name] = kl.get(name, 0.0) + log_ratio.mean(0).sum().item()
+            means.setdefault(name, []).append(site["fn"].mean.expand_as(site["value"]).mean(0))
+        count += len(batch[0])
+    return {name: {"kl": kl[name] / count, "active": int((torch.cat(means[name]).var(0) > threshold).sum()),
+                   "units": means[name][0].shape[-1]} for name in kl}
+
+
 def max_plate_nesting(model, guide, args, kwargs):
     """How many plates deep the pair goes, from one trace of it (as Pyro's ELBOs guess it)."""
     with poutine.block():
