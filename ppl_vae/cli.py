@@ -69,6 +69,7 @@ PLOT_KINDS = {
     "interpolation": "images decoded along straight lines between the codes of pairs of test digits",
     "samples": "means of p(x | z) for z from the prior",
     "analogies": "class-conditional models (cvae, m2): test digits, each beside its style z decoded with y = 0..9",
+    "layers": "each latent site's KL term and fraction of active units, the runs side by side",
 }
 PCA_KINDS = ("latent", "interpolation")
 LAYER_IMAGES, LAYER_PARTICLES = 1000, 100  # what evaluate's per-layer KL and active units are estimated from
@@ -327,9 +328,8 @@ def cmd_evaluate(args):
         print(f"test  accuracy {results['test_accuracy']:.4f} (the most probable class under q(y | x))")
     if point_masses:
         print(f"no ELBO or log p(x): the guide puts a point mass on {', '.join(point_masses)}, which has no density")
-    else:  # per layer, on the first LAYER_IMAGES test images
-        test_batches = islice(training.batches("test", 100, shuffle=False), LAYER_IMAGES // 100)
-        results["layers"] = evaluate.layer_statistics(model, guide, test_batches, num_particles=LAYER_PARTICLES)
+    else:
+        results["layers"] = layer_statistics(model, guide, training)
         for name, layer in results["layers"].items():
             print(f"test  {name}: KL term {layer['kl']:8.3f} nats per image, {layer['active']} of {layer['units']} "
                   f"units active (Cov_x E_q[u | x] > 0.01; first {LAYER_IMAGES} test images, {LAYER_PARTICLES} "
@@ -375,6 +375,8 @@ def cmd_plot(args):
     device = resolve_device(args.device)
     if args.pca and args.kind not in PCA_KINDS:
         raise ValueError(f"--pca goes with --kind {' or '.join(PCA_KINDS)}, not {args.kind}")
+    if args.kind == "layers":
+        return plot_layers(args, device)
     caption = f"\n{plots.CAPTIONS[args.kind]}" if args.kind in plots.CAPTIONS else ""
     panels = {}
     for run_dir in args.run_dirs:
@@ -408,6 +410,23 @@ def cmd_plot(args):
         plots.save_image_panels(output, panels, data.image_shape, ncols=plots.PANEL_COLUMNS[args.kind])
     print(f"wrote {output}")
     return 0
+
+
+def plot_layers(args, device):
+    runs = {}
+    for run_dir in args.run_dirs:
+        config, model, guide, data = load_run(run_dir, device)
+        runs[run_dir.name] = layer_statistics(model, guide, variant_training(config, guide, data))
+    output = args.output or args.run_dirs[0] / "layers.png"
+    plots.save_layers(output, runs)
+    print(f"wrote {output}")
+    return 0
+
+
+def layer_statistics(model, guide, training):
+    """evaluate.layer_statistics on the first LAYER_IMAGES test images, LAYER_PARTICLES draws each."""
+    test_batches = islice(training.batches("test", 100, shuffle=False), LAYER_IMAGES // 100)
+    return evaluate.layer_statistics(model, guide, test_batches, num_particles=LAYER_PARTICLES)
 
 
 def require_images(config, run_dir):

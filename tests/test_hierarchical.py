@@ -1,4 +1,5 @@
 """Hierarchical VAEs as model/guide pairs: matching latent sites, and the generic evaluator and trainer on them."""
+import matplotlib.pyplot as plt
 import pyro
 import pytest
 import torch
@@ -56,6 +57,8 @@ def test_the_two_layer_vae_trains_and_is_evaluated_from_the_command_line(tmp_pat
     results = rundir.read_json(run_dir / rundir.EVALUATION)
     assert results["test_nll"] < -results["test_elbo"]
     assert {name: layer["units"] for name, layer in results["layers"].items()} == {"z1": 8, "z2": 4}
+    assert main(["plot", str(run_dir), str(run_dir), "--kind", "layers", "-o", str(tmp_path / "layers.png")]) == 0
+    assert plt.imread(tmp_path / "layers.png").shape[:2] == (320, 640)  # 2 panels of 3.2 x 3.2 inches, 100 dpi
     assert main(["train", "--model", "vae2", "--latents", "8", "--subset", "300", "--runs-dir", str(tmp_path)]) == 2
 
 
