@@ -382,10 +382,10 @@ def cmd_plot(args):
     for run_dir in args.run_dirs:
         config, model, guide, data = load_run(run_dir, device)
         require_images(config, run_dir)
-        takes_labels = "y" in inspect.signature(model.forward).parameters
-        if args.kind == "analogies" and not takes_labels:
+        parameters = inspect.signature(model.forward).parameters
+        if args.kind == "analogies" and "y" not in parameters:
             raise ValueError(f"{run_dir}: --kind analogies needs a class-conditional model, not {config['variant']}")
-        mandatory = [p for p in inspect.signature(model.forward).parameters.values() if p.default is p.empty]
+        mandatory = [p for p in parameters.values() if p.default is p.empty]
         if args.kind != "analogies" and len(mandatory) > 1:
             raise ValueError(f"{run_dir}: the {config['variant']} model takes more than images (its labels, say); "
                              "plot draws models of images alone, but --kind analogies")

@@ -115,9 +115,10 @@ def layer_statistics(model, guide, batches, num_particles=100, threshold=0.01):
 
     E_q[u | x] is the mean of the site's distribution averaged over the particles, which averages over the layers
     below it in the guide. `batches`: tuples of the programs' arguments, images first."""
-    kl, means, count = {}, {}, 0
+    kl, means, count, nesting = {}, {}, 0, None
     for batch in batches:
-        nesting = max_plate_nesting(model, guide, batch, {})
+        if nesting is None:  # the pair's plates, from one extra trace of the first batch
+            nesting = max_plate_nesting(model, guide, batch, {})
         with pyro.plate(PARTICLES, num_particles, dim=-1 - nesting):
             guide_trace, model_trace = map(prune_subsample_sites, traces(model, guide, *batch))
         for name, site in guide_trace.nodes.items():
