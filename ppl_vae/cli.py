@@ -38,8 +38,14 @@ TRAIN_FLAGS = {
                 "--model ae, whose log q is 0, exactly log p(z) left out: the plain autoencoder)"),
     "--latent": ("model", "latent", "positive", "latent dimension"),
     "--net": ("model", "net", list(NETS), "encoder and decoder: fully connected, or (transposed) convolutions"),
-    "--hidden": ("model", "hidden", "sizes", "hidden layer sizes of the encoder and decoder MLPs (--net mlp)"),
-    "--latents": ("model", "latents", "sizes", "sizes of the stochastic layers, bottom first (z1 z2)"),
+    "--hidden": ("model", "hidden", "sizes", "hidden layer sizes of the encoder and decoder MLPs (--net mlp); lvae: the deterministic units of each stochastic layer"),
+    "--latents": ("model", "latents", "sizes", "sizes of the stochastic layers, bottom first (z1 z2 ...)"),
+    "--depth": ("model", "depth", "positive", "deterministic layers in each of the Ladder VAE's MLPs"),
+    "--no-batch-norm": ("model", "batch_norm", "off", "no batch normalization in the deterministic layers"),
+    "--groups": ("model", "groups", "sizes", "groups of latents per scale, coarsest first"),
+    "--width": ("model", "width", "positive", "channels of the feature maps"),
+    "--latent-channels": ("model", "latent_channels", "positive", "channels of each group's latent map"),
+    "--cells": ("model", "cells", "positive", "residual cells per group on each side"),
     "--lower-hidden": ("model", "lower_hidden", "sizes", "hidden layers between x and z1, encoder side first"),
     "--upper-hidden": ("model", "upper_hidden", "sizes", "hidden layers between z1 and z2, encoder side first"),
     "--channels": ("model", "channels", "sizes", "channels of the convolutions, each halving the image (--net conv)"),
@@ -92,6 +98,8 @@ positive, natural = at_least(1), at_least(0)
 def add_flag(parser, flag, kind, help):
     if kind is bool:
         parser.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=help)
+    elif kind == "off":
+        parser.add_argument(flag, action="store_false", default=argparse.SUPPRESS, help=help)
     elif isinstance(kind, list):
         parser.add_argument(flag, choices=kind, default=argparse.SUPPRESS, help=help)
     elif kind == "sizes":
@@ -135,6 +143,9 @@ def build_parser():
     evaluate_cmd.add_argument("--chunk-size", type=positive, default=1000,
                               help="importance samples per pass: memory grows with chunk size x batch size "
                                    "(default 1000)")
+    evaluate_cmd.add_argument("--test-images", type=positive, metavar="N",
+                              help="log p(x) of the first N test images only (default all): for models whose k "
+                                   "samples of every test image would take too long")
     evaluate_cmd.add_argument("--iw-batch-size", type=positive, default=10, help="test images per pass (default 10)")
     sample_cmd = commands.add_parser("sample", help="draw images from a trained run's model")
     sample_cmd.add_argument("run_dir", type=Path)
@@ -269,6 +280,12 @@ def cmd_train(args):
     except KeyboardInterrupt:
         print(f"\ninterrupted; continue with: python run.py train --resume {run_dir}", file=sys.stderr)
         return 130
+    except FloatingPointError as e:
+        done = len(rundir.read_metrics(run_dir))
+        kept = f"{run_dir} keeps its checkpoint of epoch {done}" if done else "no epoch had finished"
+        print(f"run.py train: error: {e}; stopped: {kept}. A smaller --lr or a longer --kl-anneal may help.",
+              file=sys.stderr)
+        return 1
     save_pictures(run_dir, model, guide, training, data, metrics, device)
     last = metrics[-1]
     print(f"after {last['epoch']} epochs: validation ELBO {last['valid_elbo']:.2f}, reconstruction log p(x | z) "
@@ -335,10 +352,12 @@ def cmd_evaluate(args):
                   f"units active (Cov_x E_q[u | x] > 0.01; first {LAYER_IMAGES} test images, {LAYER_PARTICLES} "
                   "draws each)")
     if args.iw_samples and not point_masses:
-        log_px = iw_log_likelihoods(model, guide, training.batches("test", args.iw_batch_size, False),
-                                    len(data.images["test"]), args.iw_samples, args.chunk_size)
+        test_images = min(args.test_images or len(data.images["test"]), len(data.images["test"]))
+        first = torch.arange(test_images, device=device)
+        log_px = iw_log_likelihoods(model, guide, training.batches("test", args.iw_batch_size, False, indices=first),
+                                    test_images, args.iw_samples, args.chunk_size)
         nll = -log_px
-        results.update(iw_samples=args.iw_samples, test_nll=nll.mean().item(),
+        results.update(iw_samples=args.iw_samples, test_images=len(nll), test_nll=nll.mean().item(),
                        test_nll_se=(nll.std() / len(nll) ** 0.5).item())
         print(f"test  NLL  {results['test_nll']:9.3f} ± {results['test_nll_se']:.3f} nats per image (mean ± standard "
               f"error over {len(nll)} images, k = {args.iw_samples} importance samples)")

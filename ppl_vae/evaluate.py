@@ -126,7 +126,8 @@ def layer_statistics(model, guide, batches, num_particles=100, threshold=0.01):
                 continue
             log_ratio = site["fn"].log_prob(site["value"]) - model_trace.nodes[name]["fn"].log_prob(site["value"])
             kl[name] = kl.get(name, 0.0) + log_ratio.mean(0).sum().item()
-            means.setdefault(name, []).append(site["fn"].mean.expand_as(site["value"]).mean(0))
+            mean = site["fn"].mean.expand_as(site["value"]).mean(0)  # (images, *event shape): each unit flat
+            means.setdefault(name, []).append(mean.reshape(len(mean), -1))
         count += len(batch[0])
     return {name: {"kl": kl[name] / count, "active": int((torch.cat(means[name]).var(0) > threshold).sum()),
                    "units": means[name][0].shape[-1]} for name in kl}

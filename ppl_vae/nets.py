@@ -7,12 +7,16 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def mlp(sizes, activation=nn.Tanh):
-    """Linear layers of the given sizes with `activation` between them and none after the last."""
+def mlp(sizes, activation=nn.Tanh, batch_norm=False, activate_last=False):
+    """Linear layers of the given sizes with `activation` between them, and after the last only if `activate_last`
+    (a deterministic layer whose units feed others). batch_norm: each activation follows a batch normalization (Ioffe
+    & Szegedy 2015), over every batch dimension (FlatBatch)."""
     layers = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(n_in, n_out), activation()]
-    return nn.Sequential(*layers[:-1])
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if activate_last or i < len(sizes) - 2:
+            layers += [nn.BatchNorm1d(n_out), activation()] if batch_norm else [activation()]
+    return FlatBatch(nn.Sequential(*layers)) if batch_norm else nn.Sequential(*layers)
 
 
 def diagonal_normal(params):
@@ -52,16 +56,19 @@ def conv_decoder(in_dim, channels, image_shape):
 
 
 class FlatBatch(nn.Module):
-    """A network of (N, D) -> (N, D') applied to (..., D) -> (..., D'): convolutions take one batch dimension, and
-    Pyro's plates of particles or enumerated values add more on the left."""
+    """A network of (N, *E) -> (N, *E') applied to (..., *E) -> (..., *E'), E the last `event_dims` dimensions (D,
+    or C, H, W): convolutions and batch normalization take one batch dimension, and Pyro's plates of particles or
+    enumerated values add more on the left."""
 
-    def __init__(self, net: nn.Module):
+    def __init__(self, net: nn.Module, event_dims=1):
         super().__init__()
         self.net = net
+        self.event_dims = event_dims
 
     def forward(self, x):
-        out = self.net(x.reshape(-1, x.shape[-1]))
-        return out.reshape(*x.shape[:-1], out.shape[-1])
+        batch_shape = x.shape[:-self.event_dims]
+        out = self.net(x.reshape(-1, *x.shape[-self.event_dims:]))
+        return out.reshape(*batch_shape, *out.shape[1:])
 
 
 def check_halvable(image_shape, times):
@@ -107,8 +114,42 @@ def parse_corruption(spec):
     return kind, level
 
 
-def concat(*tensors):
-    """Concatenate along the last dim after broadcasting the others: a class enumerated by Pyro has shape
-    (10, 1, 10) against the images' (N, D)."""
-    batch_shape = torch.broadcast_shapes(*(t.shape[:-1] for t in tensors))
-    return torch.cat([t.expand(*batch_shape, t.shape[-1]) for t in tensors], dim=-1)
+def concat(*tensors, dim=-1):
+    """Concatenate along `dim` after broadcasting the other dimensions: a class enumerated by Pyro has shape
+    (10, 1, 10) against the images' (N, D); a latent drawn for k particles, (k, N, C, H, W) against (N, C', H, W)."""
+    def others(t):
+        return [1 if i == t.dim() + dim else size for i, size in enumerate(t.shape)]
+    shape = torch.broadcast_shapes(*(torch.Size(others(t)) for t in tensors))
+    return torch.cat([t.expand(*shape[:dim], t.shape[dim], *shape[dim:][1:]) for t in tensors], dim=dim)
+
+
+def log_scale_normal(loc, log_scale):
+    """Normal(loc, exp(log_scale)) with both soft-clamped into (-5, 5) by 5 tanh(./5), as NVAE bounds them (Vahdat &
+    Kautz 2020, app. A): a scale between 0.0067 and 148."""
+    return dist.Normal(5 * torch.tanh(loc / 5), torch.exp(5 * torch.tanh(log_scale / 5)))
+
+
+class SqueezeExcite(nn.Module):
+    """Channel gating (Hu et al. 2018): each channel scaled by a sigmoid of a small MLP of the channels' means."""
+
+    def __init__(self, channels, reduction=4):
+        super().__init__()
+        hidden = max(channels // reduction, 4)
+        self.gate = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(), nn.Linear(hidden, channels), nn.Sigmoid())
+
+    def forward(self, x):
+        return x * self.gate(x.mean(dim=(-2, -1)))[..., None, None]
+
+
+class ResidualCell(nn.Module):
+    """x + 0.1 f(x), f = BN-Swish-conv3x3-BN-Swish-conv3x3-SE, NVAE's residual cell of the encoder (Vahdat & Kautz
+    2020, fig. 3b; the 0.1 is their code's), on (N, C, H, W)."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.f = nn.Sequential(nn.BatchNorm2d(channels), nn.SiLU(), nn.Conv2d(channels, channels, 3, padding=1),
+                               nn.BatchNorm2d(channels), nn.SiLU(), nn.Conv2d(channels, channels, 3, padding=1),
+                               SqueezeExcite(channels))
+
+    def forward(self, x):
+        return x + 0.1 * self.f(x)

@@ -79,7 +79,9 @@ def latent_weighting(cfg: TrainConfig):
 def make_optimizer(model, guide, lr):
     # One fused Adam over all parameters: the default Adam's per-parameter loop costs about 0.6 ms a step here, more
     # than half of what Pyro's tracing costs (bench/throughput.py).
-    return torch.optim.Adam([*model.parameters(), *guide.parameters()], lr=lr, fused=True)
+    # A network shared by the two programs (the Ladder VAE's top-down path) is counted once.
+    parameters = list(dict.fromkeys([*model.parameters(), *guide.parameters()]))
+    return torch.optim.Adam(parameters, lr=lr, fused=True)
 
 
 def elbo_step(model, guide, elbo):
@@ -115,7 +117,10 @@ def train_epoch(step_loss, optimizer, batches, progress=None, before_step=None):
         # Pyro's checks of site shapes and distribution arguments run on each epoch's first step; off after it,
         # as they cost about 8% of a step (bench/throughput.py).
         with pyro.validation_enabled(step == 0):
-            total -= step_loss(batch)
+            loss = step_loss(batch)
+        if not math.isfinite(loss):  # stop before the step spreads it to every parameter
+            raise FloatingPointError(f"the loss is {loss} at step {step + 1} of the epoch")
+        total -= loss
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         count += len(batch[0])

@@ -13,16 +13,19 @@ from pyro import poutine
 from pyro.infer import Trace_ELBO
 from torch import nn
 
+from guides.bottom_up import BottomUpGuide
 from guides.conditional import ConditionalGuide
 from guides.delta import DeltaGuide
 from guides.empty import NoLatents
 from guides.gaussian import GaussianGuide
+from guides.ladder import LadderGuide
 from guides.m2 import M2Guide
-from guides.two_layer import TwoLayerGuide
+from guides.nvae import BottomUp, NVAEGuide
 from models.completion import CompletionBaseline, CompletionCVAE
 from models.cvae import CVAE
+from models.hierarchical import HierarchicalVAE
 from models.m2 import M2, pixels
-from models.two_layer import TwoLayerVAE
+from models.nvae import NVAE, TopDown, images
 from models.vae import VAE
 from ppl_vae.evaluate import accuracy
 from ppl_vae.nets import Corrupted, conv_decoder, conv_encoder, diagonal_normal, init_normal_, mlp
@@ -87,9 +90,53 @@ def build_two_layer(cfg: TwoLayerConfig, image_shape):
         raise ValueError(f"--latents takes the sizes of z1 and z2, got {cfg.latents}")
     (z1, z2), lower, upper = cfg.latents, cfg.lower_hidden, cfg.upper_hidden
     data_dim = math.prod(image_shape)
-    model = TwoLayerVAE(mlp([z2, *reversed(upper), 2 * z1]), mlp([z1, *reversed(lower), data_dim]), z2)
-    guide = TwoLayerGuide(mlp([data_dim, *lower, 2 * z1]), mlp([z1, *upper, 2 * z2]))
+    model = HierarchicalVAE(nn.ModuleList([mlp([z2, *reversed(upper), 2 * z1])]),
+                            mlp([z1, *reversed(lower), data_dim]), z2)
+    guide = BottomUpGuide(nn.ModuleList([mlp([data_dim, *lower, 2 * z1]), mlp([z1, *upper, 2 * z2])]))
     return model, guide
+
+
+@dataclass
+class LadderConfig:
+    # Defaults: the Ladder VAE's MNIST network (Sønderby et al. 2016, sec. 3)
+    latents: list[int] = field(default_factory=lambda: [64, 32, 16, 8, 4])  # z1 (bottom) to zL (top)
+    hidden: list[int] = field(default_factory=lambda: [512, 256, 128, 64, 32])  # units of d_l, x -> z1 first
+    depth: int = 2  # deterministic layers in each MLP
+    batch_norm: bool = True
+
+
+def build_ladder(cfg: LadderConfig, image_shape):
+    """Layer l's deterministic units, cfg.hidden[l-1] of them, sit below z_l on both sides: bottom-up,
+    d_(l-1) -> d_l -> q̂_l (d_0 = x); top-down, z_l -> d_l -> p(z_(l-1) | z_l) (z_0 = x)."""
+    if len(cfg.hidden) != len(cfg.latents):
+        raise ValueError(f"--hidden takes one size per stochastic layer ({len(cfg.latents)} for --latents "
+                         f"{' '.join(map(str, cfg.latents))}), got {cfg.hidden}")
+    layer = partial(mlp, activation=nn.LeakyReLU, batch_norm=cfg.batch_norm)
+    data_dim = math.prod(image_shape)
+    inputs = [data_dim, *cfg.hidden[:-1]]
+    bottom_up = nn.ModuleList(layer([n_in, *[h] * cfg.depth], activate_last=True)
+                              for n_in, h in zip(inputs, cfg.hidden))
+    heads = nn.ModuleList(nn.Linear(h, 2 * z) for h, z in zip(cfg.hidden, cfg.latents))
+    top_down = nn.ModuleList(layer([z, *[h] * cfg.depth, 2 * n_out])
+                             for z, h, n_out in zip(cfg.latents[1:], cfg.hidden[1:], cfg.latents[:-1]))
+    decoder = layer([cfg.latents[0], *[cfg.hidden[0]] * cfg.depth, data_dim])
+    return HierarchicalVAE(top_down, decoder, cfg.latents[-1]), LadderGuide(bottom_up, heads, top_down)
+
+
+@dataclass
+class NVAEConfig:
+    # Defaults: sized for a CPU (an epoch of MNIST in about a minute on 2 cores); NVAE's MNIST model is far larger
+    groups: list[int] = field(default_factory=lambda: [2, 2])  # groups of latents per scale, coarsest first (7x7, 14x14)
+    width: int = 32  # channels of the feature maps
+    latent_channels: int = 4  # channels of each group's latent map
+    cells: int = 1  # residual cells per group, in the guide's bottom-up pass and in the top-down path
+
+
+def build_nvae(cfg: NVAEConfig, image_shape):
+    top_down = TopDown(cfg.groups, cfg.width, cfg.latent_channels, cfg.cells, image_shape)
+    posteriors = nn.ModuleList(images(nn.ELU(), nn.Conv2d(2 * cfg.width, 2 * cfg.latent_channels, 3, padding=1))
+                               for _ in top_down.latent_shapes)
+    return NVAE(top_down), NVAEGuide(BottomUp(cfg.groups, cfg.width, cfg.cells, image_shape), posteriors, top_down)
 
 
 @dataclass
@@ -244,6 +291,17 @@ VARIANTS = {
                     "paper's)", TwoLayerConfig, build_two_layer,
                     # the guide is not mean-field (z2 depends on z1): analytic KLs per site would be biased
                     train_defaults={"elbo": "trace"}),
+    "lvae": Variant("Ladder VAE: the same hierarchy of Gaussian layers, z_L -> ... -> z1 -> x, with a top-down guide "
+                    "merging bottom-up and generative Gaussians by precision (Sønderby et al. 2016)", LadderConfig,
+                    build_ladder,
+                    # warm-up of the KL term over the first 20 epochs of 50 000 images (the paper's: the first 10%
+                    # of training); guide and model run top-down in the same order, so the analytic KL of each layer
+                    # given the layer above (TraceMeanField_ELBO) is unbiased
+                    train_defaults={"kl_anneal": 10_000}),
+    "nvae": Variant("a small NVAE: groups of convolutional latents drawn top-down through residual cells, the "
+                    "guide relative to the prior (Vahdat & Kautz 2020)", NVAEConfig, build_nvae,
+                    # warm-up of the KL term over the first 20 epochs of 50 000 images (NVAE: the first 30% of training)
+                    train_defaults={"kl_anneal": 10_000}),
     "cvae": Variant("label-conditional VAE: p(x | y, z) with q(z | x, y), y given (Sohn et al. 2015)", CVAEConfig,
                     build_cvae, labelled),
     "completion": Variant("image completion: the hidden quadrants drawn from p(x_hidden | z, x_seen), z from a prior "

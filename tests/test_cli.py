@@ -56,6 +56,15 @@ def test_iwae_training_and_the_importance_weighted_evaluation(tmp_path, capsys):
     assert f"test  NLL  {results['test_nll']:9.3f} ± {results['test_nll_se']:.3f}" in capsys.readouterr().out
 
 
+def test_a_loss_that_turns_nan_stops_training_with_an_error(tmp_path, capsys):
+    """With a learning rate of 1e30 the first step sends the parameters to infinity and the second step's loss is
+    NaN: training stops there with an error, before an update spreads NaN to the parameters or an epoch is logged."""
+    with pytest.warns(UserWarning, match="NaN"):  # Pyro's, as it computes the loss
+        assert main(["train", *TINY, "--lr", "1e30", "--runs-dir", str(tmp_path), "--name", "run"]) == 1
+    assert "the loss is nan at step 2 of the epoch; stopped: no epoch had finished" in capsys.readouterr().err
+    assert rundir.read_metrics(tmp_path / "run") == [] and not (tmp_path / "run" / rundir.CHECKPOINT).exists()
+
+
 def test_resume_gives_the_same_numbers_as_a_straight_run(tmp_path):
     # 6 steps an epoch: the KL weight's warm-up runs across the interruption
     straight = train(tmp_path, "straight", "--epochs", "2", "--kl-anneal", "9")
