@@ -78,6 +78,7 @@ PLOT_KINDS = {
     "layers": "each latent site's KL term and fraction of active units, the runs side by side",
 }
 PCA_KINDS = ("latent", "interpolation")
+CODE_KINDS = ("latent", "manifold", "traversal", "interpolation")  # pictures of the codes z of a one-layer model
 LAYER_IMAGES, LAYER_PARTICLES = 1000, 100  # what evaluate's per-layer KL and active units are estimated from
 RESUMABLE = {"epochs", "device"}  # what may change when a run is resumed
 DEFAULT_VARIANT = "vae"
@@ -408,11 +409,18 @@ def cmd_plot(args):
         if args.kind != "analogies" and len(mandatory) > 1:
             raise ValueError(f"{run_dir}: the {config['variant']} model takes more than images (its labels, say); "
                              "plot draws models of images alone, but --kind analogies")
+        if args.kind in CODE_KINDS:
+            sites = [name for name, site in poutine.trace(guide).get_trace(data.images["test"][:1]).nodes.items()
+                     if site["type"] == "sample" and not site["is_observed"]]
+            if plots.LATENT not in sites:
+                raise ValueError(f"{run_dir}: --kind {args.kind} draws the codes z of a one-layer model; the "
+                                 f"{config['variant']} model's latents are {', '.join(sites)} (try samples or layers)")
         if args.pca and not panels:
             pca = PCA(data.images["train"], config["model"]["latent"])
             panels[f"PCA, {config['model']['latent']} components{caption}"] = plot_panel(
                 args.kind, pca.encode, pca.decode, data.images["test"])
-        title = f"{run_dir.name}: {config['variant']}, {config['model']['latent']}-D latent{caption}"
+        latent = f", {config['model']['latent']}-D latent" if "latent" in config["model"] else ""
+        title = f"{run_dir.name}: {config['variant']}{latent}{caption}"
         if args.kind == "samples":
             panels[title] = plots.prior_means(model, 64, data.dim, device)
         elif args.kind == "analogies":

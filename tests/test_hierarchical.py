@@ -219,6 +219,9 @@ def test_the_ladder_and_nvae_train_and_are_evaluated_from_the_command_line(tmp_p
     results = rundir.read_json(tmp_path / "nvae" / rundir.EVALUATION)
     assert results["test_images"] == 30 and results["test_nll"] < -results["test_elbo"]
     assert {name: layer["units"] for name, layer in results["layers"].items()} == {"z1": 2 * 7 * 7, "z2": 2 * 14 * 14}
+    samples = tmp_path / "samples.png"
+    assert main(["plot", str(tmp_path / "lvae"), str(tmp_path / "nvae"), "--kind", "samples", "-o", str(samples)]) == 0
+    assert main(["plot", str(tmp_path / "lvae"), "--kind", "traversal"]) == 2  # no single code z to traverse
     # a Ladder VAE needs one deterministic size per stochastic layer
     assert main(["train", *ladder[:-2], "--hidden", "32", "--subset", "200", "--runs-dir", str(tmp_path)]) == 2
 
