@@ -75,7 +75,7 @@ PLOT_KINDS = {
     "interpolation": "images decoded along straight lines between the codes of pairs of test digits",
     "samples": "means of p(x | z) for z from the prior",
     "analogies": "class-conditional models (cvae, m2): test digits, each beside its style z decoded with y = 0..9",
-    "layers": "each latent site's KL term and fraction of active units, the runs side by side",
+    "layers": "each latent site's KL term and fraction of active units, a row for each run",
 }
 PCA_KINDS = ("latent", "interpolation")
 CODE_KINDS = ("latent", "manifold", "traversal", "interpolation")  # pictures of the codes z of a one-layer model

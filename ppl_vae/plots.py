@@ -138,20 +138,20 @@ def save_curves(path, metrics):
 
 
 def save_layers(path, runs):
-    """Per latent site, side by side for each run: its KL term, and the fraction of its units that are active.
-    `runs`: run name -> evaluate.layer_statistics."""
-    fig, (kl_ax, active_ax) = plt.subplots(1, 2, figsize=(2 * PANEL_INCHES, 3.2), layout="constrained")
-    width = 0.8 / len(runs)
-    for i, (name, layers) in enumerate(runs.items()):
-        positions = np.arange(len(layers)) + (i - (len(runs) - 1) / 2) * width
-        kl_ax.bar(positions, [layer["kl"] for layer in layers.values()], width, label=name)
-        active_ax.bar(positions, [layer["active"] / layer["units"] for layer in layers.values()], width, label=name)
+    """Per latent site, in the order the guide draws them: its KL term, and the fraction of its units that are
+    active; a row of two panels per run, as runs differ in their sites. `runs`: run name -> evaluate.layer_statistics."""
+    fig, axes = plt.subplots(len(runs), 2, figsize=(2 * PANEL_INCHES, 3.2 * len(runs)), layout="constrained",
+                             squeeze=False)
+    for (kl_ax, active_ax), (name, layers) in zip(axes, runs.items()):
+        positions = np.arange(len(layers))
+        kl_ax.bar(positions, [layer["kl"] for layer in layers.values()])
+        active_ax.bar(positions, [layer["active"] / layer["units"] for layer in layers.values()])
         for ax in (kl_ax, active_ax):
-            ax.set_xticks(np.arange(len(layers)), list(layers))
-    kl_ax.set_ylabel("KL term, nats per image")
-    active_ax.set_ylabel("active units (Cov_x E_q[u | x] > 0.01)")
-    active_ax.set_ylim(0, 1)
-    kl_ax.legend(fontsize="small")
+            ax.set_xticks(positions, [f"{site}\n{layer['units']}" for site, layer in layers.items()])
+        kl_ax.set_title(name, loc="left")
+        kl_ax.set_ylabel("KL term, nats per image")
+        active_ax.set_ylabel("active units (Cov_x E_q[u | x] > 0.01)")
+        active_ax.set_ylim(0, 1)
     save_figure(fig, path)
 
 

@@ -150,8 +150,8 @@ def test_the_two_layer_vae_trains_and_is_evaluated_from_the_command_line(tmp_pat
     results = rundir.read_json(run_dir / rundir.EVALUATION)
     assert results["test_nll"] < -results["test_elbo"]
     assert {name: layer["units"] for name, layer in results["layers"].items()} == {"z1": 8, "z2": 4}
-    assert main(["plot", str(run_dir), str(run_dir), "--kind", "layers", "-o", str(tmp_path / "layers.png")]) == 0
-    assert plt.imread(tmp_path / "layers.png").shape[:2] == (320, 640)  # 2 panels of 3.2 x 3.2 inches, 100 dpi
+    assert main(["plot", str(run_dir), "--kind", "layers", "-o", str(tmp_path / "layers.png")]) == 0
+    assert plt.imread(tmp_path / "layers.png").shape[:2] == (320, 640)  # a row of 2 panels of 3.2 x 3.2 inches, 100 dpi
     assert main(["train", "--model", "vae2", "--latents", "8", "--subset", "300", "--runs-dir", str(tmp_path)]) == 2
 
 
@@ -222,6 +222,9 @@ def test_the_ladder_and_nvae_train_and_are_evaluated_from_the_command_line(tmp_p
     samples = tmp_path / "samples.png"
     assert main(["plot", str(tmp_path / "lvae"), str(tmp_path / "nvae"), "--kind", "samples", "-o", str(samples)]) == 0
     assert main(["plot", str(tmp_path / "lvae"), "--kind", "traversal"]) == 2  # no single code z to traverse
+    layers = tmp_path / "layers.png"
+    assert main(["plot", str(tmp_path / "lvae"), str(tmp_path / "nvae"), "--kind", "layers", "-o", str(layers)]) == 0
+    assert plt.imread(layers).shape[:2] == (640, 640)  # a row of two 3.2-inch panels per run, 100 dpi
     # a Ladder VAE needs one deterministic size per stochastic layer
     assert main(["train", *ladder[:-2], "--hidden", "32", "--subset", "200", "--runs-dir", str(tmp_path)]) == 2
 
