@@ -1,5 +1,7 @@
 """Hierarchical VAEs as model/guide pairs: matching latent sites, the Ladder VAE's merge, the NVAE's residual
 posterior, and the generic evaluator and trainer on all of them."""
+import math
+
 import matplotlib.pyplot as plt
 import pyro
 import pyro.distributions as dist
@@ -153,6 +155,10 @@ def test_the_two_layer_vae_trains_and_is_evaluated_from_the_command_line(tmp_pat
     assert main(["plot", str(run_dir), "--kind", "layers", "-o", str(tmp_path / "layers.png")]) == 0
     assert plt.imread(tmp_path / "layers.png").shape[:2] == (320, 640)  # a row of 2 panels of 3.2 x 3.2 inches, 100 dpi
     assert main(["train", "--model", "vae2", "--latents", "8", "--subset", "300", "--runs-dir", str(tmp_path)]) == 2
+    # and on the IWAE bound: the trainer's vectorized particles pass through both layers
+    assert main(["train", "--model", "vae2", *flags, "--elbo", "iwae", "--num-particles", "3", "--runs-dir",
+                 str(tmp_path), "--name", "iwae"]) == 0
+    assert math.isfinite(rundir.read_metrics(tmp_path / "iwae")[0]["train_elbo"])
 
 
 def test_a_layers_kl_is_the_closed_form_for_a_gaussian_guide_and_prior():
