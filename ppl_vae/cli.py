@@ -22,7 +22,7 @@ from ppl_vae import evaluate, plots, rundir
 from ppl_vae.data import BINARIZATIONS, DataConfig, DataError, Dataset
 from ppl_vae.pca import PCA
 from ppl_vae.train import ELBOS, PRIORS, TrainConfig, Training, fit, make_elbo
-from ppl_vae.variants import NETS, VARIANTS
+from ppl_vae.variants import CODE_PRIORS, NETS, VARIANTS
 
 # train flags: flag -> (config section, field, type, help); a flag left out keeps the config's value.
 TRAIN_FLAGS = {
@@ -61,6 +61,24 @@ TRAIN_FLAGS = {
                           "learns from alpha log q(y | x) only, a supervised baseline"),
     "--m1": ("model", "m1", str, "M1+M2: the run folder of the trained VAE whose codes M2 sees"),
     "--quadrants": ("model", "quadrants", "positive", "image completion: quadrants seen, 1, 2 or 3"),
+    "--variables": ("model", "variables", "positive", "categorical latent variables"),
+    "--classes": ("model", "classes", "positive", "values of each categorical latent"),
+    "--straight-through": ("model", "straight_through", bool, "the straight-through relaxation: one-hot samples "
+                           "forward, the relaxed gradient backward"),
+    "--temperature": ("model", "temperature", float, "the relaxation's temperature at the start"),
+    "--min-temperature": ("model", "min_temperature", float, "the temperature's floor"),
+    "--anneal-rate": ("model", "anneal_rate", float, "r in temperature = max(floor, start exp(-r t)); 0: fixed"),
+    "--anneal-every": ("model", "anneal_every", "positive", "steps between updates of the temperature"),
+    "--clusters": ("model", "clusters", "positive", "values of the mixture's cluster y"),
+    "--uniform-weights": ("model", "learn_weights", "off", "uniform mixture weights, not learned"),
+    "--codes": ("model", "codes", "positive", "K, the codebook's size"),
+    "--code-dim": ("model", "code_dim", "positive", "D, the numbers in each code vector"),
+    "--commitment": ("model", "beta", float, "the weight of the commitment term (the paper's beta)"),
+    "--ema-decay": ("model", "ema_decay", float, "> 0: the codebook follows moving averages of the encoder outputs "
+                    "with this decay (0.99 in the paper), not gradients"),
+    "--code-prior": ("model", "code_prior", list(CODE_PRIORS), "the prior over the grid of codes"),
+    "--prior-width": ("model", "prior_width", "positive", "channels of the PixelCNN prior"),
+    "--prior-layers": ("model", "prior_layers", "positive", "masked convolutions of the PixelCNN prior"),
     "--dataset": ("data", "dataset", str, "mnist | PATH.npz | IDX_FOLDER | torchvision:NAME"),
     "--binarize": ("data", "binarize", list(BINARIZATIONS), "pixels to 0/1: fresh per batch, drawn once, or not"),
     "--train-on-valid": ("data", "train_on_valid", bool, "train on train + validation images (60k for MNIST)"),
@@ -343,9 +361,18 @@ def cmd_evaluate(args):
     print("(log p(x | z) with z ~ q(z | x) is the reconstruction term; minus it is the summed binary cross-entropy)")
     if "y" in guide_trace.nodes and not guide_trace.nodes["y"]["is_observed"]:  # a classifier q(y | x)
         results["test_accuracy"] = evaluate.accuracy(guide, data.images["test"], data.labels["test"])
-        print(f"test  accuracy {results['test_accuracy']:.4f} (the most probable class under q(y | x))")
+        results["test_cluster_accuracy"] = evaluate.cluster_accuracy(guide, data.images["test"], data.labels["test"])
+        print(f"test  accuracy {results['test_accuracy']:.4f} (the most probable y under q(y | x) read as the label); "
+              f"as clusters {results['test_cluster_accuracy']:.4f} (each value of y matched to one label, the "
+              "matching that scores best)")
+    if "code" in guide_trace.nodes:  # a grid of discrete codes
+        used, perplexity = evaluate.code_usage(guide, training.batches("test", batch_size, False),
+                                               config["model"]["codes"])
+        results.update(test_codes_used=used, test_perplexity=perplexity)
+        print(f"test  codes: {used} of {config['model']['codes']} used, perplexity {perplexity:.2f}")
     if point_masses:
-        print(f"no ELBO or log p(x): the guide puts a point mass on {', '.join(point_masses)}, which has no density")
+        print(f"no ELBO or log p(x): the guide puts a point mass on {', '.join(point_masses)} (importance sampling "
+              "needs a guide that spreads over the latents)")
     else:
         results["layers"] = layer_statistics(model, guide, training)
         for name, layer in results["layers"].items():
@@ -410,11 +437,16 @@ def cmd_plot(args):
             raise ValueError(f"{run_dir}: the {config['variant']} model takes more than images (its labels, say); "
                              "plot draws models of images alone, but --kind analogies")
         if args.kind in CODE_KINDS:
-            sites = [name for name, site in poutine.trace(guide).get_trace(data.images["test"][:1]).nodes.items()
-                     if site["type"] == "sample" and not site["is_observed"]]
+            sites = {name: site for name, site in poutine.trace(guide).get_trace(data.images["test"][:1]).nodes.items()
+                     if site["type"] == "sample" and not site["is_observed"]}
             if plots.LATENT not in sites:
                 raise ValueError(f"{run_dir}: --kind {args.kind} draws the codes z of a one-layer model; the "
                                  f"{config['variant']} model's latents are {', '.join(sites)} (try samples or layers)")
+            code = sites[plots.LATENT]["fn"]
+            if len(code.event_shape) != 1 or code.support.is_discrete:
+                raise ValueError(f"{run_dir}: --kind {args.kind} draws codes z that are vectors of real numbers; the "
+                                 f"{config['variant']} model's z is {'discrete' if code.support.is_discrete else ''}"
+                                 f" of shape {tuple(code.event_shape)} (try samples)")
         if args.pca and not panels:
             pca = PCA(data.images["train"], config["model"]["latent"])
             panels[f"PCA, {config['model']['latent']} components{caption}"] = plot_panel(

@@ -46,13 +46,52 @@ def mean_reconstruction(model, guide, batches):
 
 
 @torch.no_grad()
-def accuracy(guide, images, labels, site="y", batch_size=1000):
+def predictions(guide, images, site="y", batch_size=1000):
+    """The most probable value of each image's class under the guide's q(y | x), at `site`."""
+    return torch.cat([poutine.trace(guide).get_trace(x).nodes[site]["fn"].probs.argmax(dim=-1)
+                      for x in images.split(batch_size)])
+
+
+def accuracy(guide, images, labels, site="y"):
     """The fraction of images whose most probable class under the guide's q(y | x), at `site`, is their label."""
-    correct = 0
-    for x, y in zip(images.split(batch_size), labels.split(batch_size)):
-        probs = poutine.trace(guide).get_trace(x).nodes[site]["fn"].probs
-        correct += (probs.argmax(dim=-1) == y).sum().item()
-    return correct / len(images)
+    return (predictions(guide, images, site) == labels).float().mean().item()
+
+
+def cluster_accuracy(guide, images, labels, site="y"):
+    """Unsupervised clustering accuracy: the fraction of images whose most probable cluster under q(y | x) maps to
+    their label, under the one-to-one map of clusters to labels that makes it largest."""
+    clusters = predictions(guide, images, site)
+    counts = torch.zeros(int(clusters.max()) + 1, int(labels.max()) + 1, dtype=torch.long)
+    counts.index_put_((clusters.cpu(), labels.long().cpu()), torch.tensor(1), accumulate=True)
+    return best_matching(counts.tolist()) / len(images)
+
+
+def best_matching(counts):
+    """The largest total of counts[row][column] over one-to-one matchings of rows to columns (some left unmatched
+    where there are more of one than the other): the assignment problem the Hungarian algorithm solves, here by
+    dynamic programming over the sets of columns taken, 2^columns states (a thousand for 10 digits)."""
+    best = {0: 0}  # the set of columns taken, as bits -> the largest total for the rows so far
+    for row in counts:
+        after = dict(best)  # this row unmatched
+        for taken, total in best.items():
+            for column, count in enumerate(row):
+                if not taken >> column & 1 and total + count > after.get(taken | 1 << column, -1):
+                    after[taken | 1 << column] = total + count
+        best = after
+    return max(best.values())
+
+
+@torch.no_grad()
+def code_usage(guide, batches, num_codes, site="code"):
+    """How many of the `num_codes` codes the guide's discrete `site` takes over `batches` (tuples of the guide's
+    arguments), and the perplexity of their use, exp(-sum_k p_k log p_k) with p_k the fraction of positions that
+    take code k: num_codes when every code is used alike, 1 when one code is used everywhere."""
+    counts = torch.zeros(num_codes)
+    for batch in batches:
+        code = poutine.trace(guide).get_trace(*batch).nodes[site]["value"]
+        counts += torch.bincount(code.flatten().cpu(), minlength=num_codes)
+    p = counts / counts.sum()
+    return int((counts > 0).sum()), torch.exp(-torch.special.xlogy(p, p).sum()).item()
 
 
 def traces(model, guide, *args, **kwargs):

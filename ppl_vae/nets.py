@@ -153,3 +153,29 @@ class ResidualCell(nn.Module):
 
     def forward(self, x):
         return x + 0.1 * self.f(x)
+
+
+class MaskedConv2d(nn.Conv2d):
+    """A convolution whose output at (i, j) reads only the inputs before (i, j) in raster order, and (i, j) itself
+    unless `exclude_center`: PixelCNN's masks B and A (van den Oord et al. 2016, sec. 3.4), for inputs of one kind
+    (no colour channels to order)."""
+
+    def __init__(self, c_in, c_out, kernel, exclude_center):
+        super().__init__(c_in, c_out, kernel, padding=kernel // 2)
+        mask, k = torch.ones_like(self.weight), kernel // 2
+        mask[..., k, k + (not exclude_center):] = 0
+        mask[..., k + 1:, :] = 0
+        self.register_buffer("mask", mask)
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+
+
+def pixelcnn(classes, width, layers, kernel=3):
+    """A small PixelCNN over grids of one-hot classes (N, classes, H, W) -> the logits of each position's class
+    given the positions before it (N, classes, H, W): a masked convolution that excludes the centre, `layers` - 1
+    that include it, ReLU between, and a 1x1 convolution to the logits."""
+    hidden = [MaskedConv2d(width, width, kernel, exclude_center=False) for _ in range(layers - 1)]
+    return FlatBatch(nn.Sequential(MaskedConv2d(classes, width, kernel, exclude_center=True),
+                                   *[m for layer in hidden for m in (nn.ReLU(), layer)], nn.ReLU(),
+                                   nn.Conv2d(width, classes, 1)), event_dims=3)

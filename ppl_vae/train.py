@@ -65,6 +65,13 @@ def kl_weight(step, beta, anneal_steps):
     return beta * min(1.0, step / anneal_steps) if anneal_steps else beta
 
 
+def temperature(step, start, minimum, rate, every):
+    """A relaxation's temperature at SVI step `step`: start * exp(-rate * t), t the step rounded down to a multiple
+    of `every`, and never below `minimum` (Jang et al. 2017, sec. 4: tau = max(0.5, exp(-r t)) updated every N
+    steps)."""
+    return max(minimum, start * math.exp(-rate * (step // every * every)))
+
+
 def latent_weighting(cfg: TrainConfig):
     """The weight of the KL term, and the messenger that applies it to the latent sites of model and guide (its
     weight then follows kl_weight step by step). Without the prior the whole KL term, log p(z) - log q(z | x), is
@@ -95,12 +102,13 @@ class Training:
     yields tuples of the programs' arguments (by default (images,)); `step_batches(batch_size)`, the batches of the
     training steps, if other than those of the training split; `step(model, guide, elbo)` gives the loss of one
     step (batch -> loss, gradients left); `validate(model, guide)` adds metrics after each epoch, and `select` names
-    the one that picks the best epoch."""
+    the one that picks the best epoch; `before_step(step)` runs before each step, numbered over the whole run."""
     batches: Callable
     step_batches: Callable | None = None
     step: Callable = elbo_step
     validate: Callable | None = None
     select: str | None = None
+    before_step: Callable | None = None  # (the run's step number) -> None, before each step: a schedule
 
     def steps(self, batch_size):
         return self.step_batches(batch_size) if self.step_batches else self.batches("train", batch_size)
@@ -160,14 +168,16 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False, training=No
     for epoch in range(len(metrics) + 1, cfg.epochs + 1):
         start = time.perf_counter()
 
-        def set_kl_weight(step):
+        def before_step(step):
             latent_scale.weight = kl_weight(steps_done + step, beta, cfg.kl_anneal)
+            if training.before_step:
+                training.before_step(steps_done + step)
 
         model.train()
         guide.train()
         with tqdm(total=len(data.images["train"]), desc=f"epoch {epoch}/{cfg.epochs}", unit="img") as progress:
             train_elbo, steps = train_epoch(step_loss, optimizer, training.steps(cfg.batch_size), progress,
-                                            set_kl_weight)
+                                            before_step)
             steps_done += steps
             model.eval()
             guide.eval()

@@ -14,6 +14,7 @@ from pyro.infer import Trace_ELBO
 from torch import nn
 
 from guides.bottom_up import BottomUpGuide
+from guides.categorical import CategoricalGuide
 from guides.conditional import ConditionalGuide
 from guides.delta import DeltaGuide
 from guides.empty import NoLatents
@@ -21,15 +22,20 @@ from guides.gaussian import GaussianGuide
 from guides.ladder import LadderGuide
 from guides.m2 import M2Guide
 from guides.nvae import BottomUp, NVAEGuide
+from guides.vqvae import VQGuide
+from models.categorical import CategoricalVAE, OneHot
 from models.completion import CompletionBaseline, CompletionCVAE
 from models.cvae import CVAE
 from models.hierarchical import HierarchicalVAE
 from models.m2 import M2, pixels
+from models.mixture import GaussianMixtureVAE
 from models.nvae import NVAE, TopDown, images
 from models.vae import VAE
-from ppl_vae.evaluate import accuracy
-from ppl_vae.nets import Corrupted, conv_decoder, conv_encoder, diagonal_normal, init_normal_, mlp
-from ppl_vae.train import Training
+from models.vqvae import Codebook, VQVAE
+from ppl_vae.evaluate import accuracy, code_usage
+from ppl_vae.nets import (Corrupted, FlatBatch, check_halvable, conv_decoder, conv_encoder, diagonal_normal,
+                          init_normal_, mlp, pixelcnn)
+from ppl_vae.train import Training, temperature
 
 NETS = ("mlp", "conv")
 
@@ -137,6 +143,98 @@ def build_nvae(cfg: NVAEConfig, image_shape):
     posteriors = nn.ModuleList(images(nn.ELU(), nn.Conv2d(2 * cfg.width, 2 * cfg.latent_channels, 3, padding=1))
                                for _ in top_down.latent_shapes)
     return NVAE(top_down), NVAEGuide(BottomUp(cfg.groups, cfg.width, cfg.cells, image_shape), posteriors, top_down)
+
+
+@dataclass
+class CategoricalConfig:
+    # Defaults: Jang et al.'s categorical VAE as their code has it (the notebook of github.com/ericjang/gumbel-softmax):
+    # 30 variables of 10 classes, 784-512-256 ReLU encoder and its mirror, the temperature from 1 down to 0.5 as
+    # exp(-3e-5 t), updated every 1000 steps (their code also decays the learning rate by 0.9 there; not done here)
+    variables: int = 30
+    classes: int = 10
+    hidden: list[int] = field(default_factory=lambda: [512, 256])  # encoder side first
+    straight_through: bool = False
+    temperature: float = 1.0
+    min_temperature: float = 0.5
+    anneal_rate: float = 3e-5
+    anneal_every: int = 1000
+
+
+def build_categorical(cfg: CategoricalConfig, image_shape):
+    data_dim, codes = math.prod(image_shape), cfg.variables * cfg.classes
+    one_hot = OneHot(cfg.temperature, cfg.straight_through)
+    encoder = mlp([data_dim, *cfg.hidden, codes], nn.ReLU)
+    decoder = mlp([codes, *reversed(cfg.hidden), data_dim], nn.ReLU)
+    return (CategoricalVAE(decoder, one_hot, cfg.variables, cfg.classes),
+            CategoricalGuide(encoder, one_hot, cfg.variables, cfg.classes))
+
+
+def annealed_temperature(cfg: CategoricalConfig, guide, data, seed):
+    """SVI on the images, the relaxation's temperature set before each step by its schedule and logged each epoch."""
+    def before_step(step):
+        guide.one_hot.temperature = temperature(step, cfg.temperature, cfg.min_temperature, cfg.anneal_rate,
+                                                cfg.anneal_every)
+
+    return Training(data.batches, validate=lambda model, guide: {"temperature": guide.one_hot.temperature},
+                    before_step=before_step)
+
+
+@dataclass
+class MixtureConfig:
+    clusters: int = 10
+    latent: int = 10
+    hidden: list[int] = field(default_factory=lambda: [500, 500])  # ReLU, encoder side first
+    learn_weights: bool = True  # learn the mixture weights pi (else uniform)
+
+
+def build_mixture(cfg: MixtureConfig, image_shape):
+    data_dim = math.prod(image_shape)
+    classifier = mlp([data_dim, *cfg.hidden, cfg.clusters], nn.ReLU)
+    encoder = mlp([data_dim + cfg.clusters, *cfg.hidden, 2 * cfg.latent], nn.ReLU)
+    decoder = mlp([cfg.latent, *reversed(cfg.hidden), data_dim], nn.ReLU)
+    return GaussianMixtureVAE(decoder, cfg.latent, cfg.clusters, cfg.learn_weights), M2Guide(classifier, encoder)
+
+
+@dataclass
+class VQVAEConfig:
+    # Defaults: sized for MNIST on a CPU (the paper has no MNIST model): two 4x4 stride-2 convolutions to a 7x7 grid
+    # of codes, as its CIFAR-10 encoder without the residual blocks
+    codes: int = 64  # K, the codebook's size
+    code_dim: int = 16  # D
+    channels: list[int] = field(default_factory=lambda: [32, 64])
+    beta: float = 0.25  # the commitment term's weight (van den Oord et al. 2017, sec. 3.2)
+    ema_decay: float = 0.0  # > 0: the codebook follows moving averages with this decay (their app. A.1: 0.99)
+    code_prior: str = "pixelcnn"  # the prior over the grid of codes: pixelcnn (learned alongside) or uniform
+    prior_width: int = 64  # channels of the PixelCNN prior
+    prior_layers: int = 5
+
+
+CODE_PRIORS = ("pixelcnn", "uniform")
+
+
+def build_vqvae(cfg: VQVAEConfig, image_shape):
+    if cfg.code_prior not in CODE_PRIORS:
+        raise ValueError(f"unknown code prior {cfg.code_prior!r}; choose one of {CODE_PRIORS}")
+    grid = check_halvable(image_shape, len(cfg.channels))
+    encoder, decoder = [], []
+    for c_in, c_out in zip([1, *cfg.channels[:-1]], cfg.channels):
+        encoder += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU()]
+        decoder = [nn.ReLU(), nn.ConvTranspose2d(c_out, c_in, 4, stride=2, padding=1), *decoder]
+    encoder = FlatBatch(nn.Sequential(nn.Unflatten(-1, (1, *image_shape)), *encoder,
+                                      nn.Conv2d(cfg.channels[-1], cfg.code_dim, 1)))
+    decoder = images(nn.Conv2d(cfg.code_dim, cfg.channels[-1], 3, padding=1), *decoder, nn.Flatten())
+    codebook = Codebook(cfg.codes, cfg.code_dim, cfg.ema_decay or None)
+    prior = pixelcnn(cfg.codes, cfg.prior_width, cfg.prior_layers) if cfg.code_prior == "pixelcnn" else None
+    return VQVAE(decoder, codebook, grid, prior), VQGuide(encoder, codebook, cfg.beta)
+
+
+def code_perplexity(cfg, guide, data, seed):
+    """SVI on the images; each epoch logs how many codes the validation images use and the perplexity of their use."""
+    def validate(model, guide):
+        used, perplexity = code_usage(guide, data.batches("valid", 1000, False), cfg.codes)
+        return {"valid_codes_used": used, "valid_perplexity": perplexity}
+
+    return Training(data.batches, validate=validate)
 
 
 @dataclass
@@ -302,6 +400,20 @@ VARIANTS = {
                     "guide relative to the prior (Vahdat & Kautz 2020)", NVAEConfig, build_nvae,
                     # warm-up of the KL term over the first 20 epochs of 50 000 images (NVAE: the first 30% of training)
                     train_defaults={"kl_anneal": 10_000}),
+    "categorical": Variant("30 categorical latents of 10 classes, relaxed (Gumbel-softmax) in training with an "
+                           "annealed temperature, the categorical model in evaluation (Jang et al. 2017; Maddison et "
+                           "al. 2017)", CategoricalConfig, build_categorical, annealed_temperature,
+                           # the relaxed densities have no closed-form KL. A warm-up of the KL term over the first
+                           # 10 000 steps: without it the guide stayed near the prior (KL 0.1 nats) for the first 400
+                           # steps on 10 000 images, and after 600 the ELBO was -196 against -154 with one (measured)
+                           {"elbo": "trace", "kl_anneal": 10_000}),
+    "gmvae": Variant("Gaussian-mixture VAE: a cluster y with a learned prior, z | y Gaussian, y summed out by "
+                     "enumeration in M2's guide", MixtureConfig, build_mixture, train_defaults={"elbo": "enum"}),
+    "vqvae": Variant("VQ-VAE: a grid of discrete codes, nearest-code quantization with the straight-through "
+                     "gradient, a PixelCNN prior over the codes (van den Oord et al. 2017)", VQVAEConfig,
+                     build_vqvae, code_perplexity,
+                     # the guide's factors are sites the model lacks, which TraceMeanField_ELBO does not take
+                     {"elbo": "trace"}),
     "cvae": Variant("label-conditional VAE: p(x | y, z) with q(z | x, y), y given (Sohn et al. 2015)", CVAEConfig,
                     build_cvae, labelled),
     "completion": Variant("image completion: the hidden quadrants drawn from p(x_hidden | z, x_seen), z from a prior "
