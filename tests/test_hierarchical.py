@@ -176,18 +176,24 @@ def test_a_layers_kl_is_the_closed_form_for_a_gaussian_guide_and_prior():
     assert stats["z"]["kl"] == pytest.approx(closed, abs=5 * se)
 
 
-def test_active_units_count_the_units_whose_posterior_mean_varies_over_the_images():
-    """A linear two-layer guide: z1's units 0-2 read x, units 3-5 are constant; z2's unit 0 reads z1's unit 0 (active),
-    unit 1 reads z1's unit 5 (inactive: its mean over 1000 draws varies by about 0.5 / 1000), unit 2 reads nothing."""
+def linear_two_layer():
+    """The two-layer pair with its guide's encoders replaced by linear layers of zeros, for a test to set."""
     model, guide = small_two_layer()
     lower, upper = torch.nn.Linear(DIM, 12), torch.nn.Linear(6, 6)
     for layer in (lower, upper):
         torch.nn.init.zeros_(layer.weight)
         torch.nn.init.zeros_(layer.bias)
+    guide.encoders = torch.nn.ModuleList([lower, upper])
+    return model, guide, lower, upper
+
+
+def test_active_units_count_the_units_whose_posterior_mean_varies_over_the_images():
+    """A linear two-layer guide: z1's units 0-2 read x, units 3-5 are constant; z2's unit 0 reads z1's unit 0 (active),
+    unit 1 reads z1's unit 5 (inactive: its mean over 1000 draws varies by about 0.5 / 1000), unit 2 reads nothing."""
+    model, guide, lower, upper = linear_two_layer()
     with torch.no_grad():
         lower.weight[:3] = 3 * torch.randn(3, DIM, generator=torch.Generator().manual_seed(3))
         upper.weight[0, 0] = upper.weight[1, 5] = 1.0
-    guide.encoders = torch.nn.ModuleList([lower, upper])
     x = torch.bernoulli(torch.rand(200, DIM, generator=torch.Generator().manual_seed(4)))
     stats = layer_statistics(model, guide, [(x,)], num_particles=1000)
     assert {name: (s["active"], s["units"]) for name, s in stats.items()} == {"z1": (3, 6), "z2": (1, 3)}
@@ -197,14 +203,9 @@ def test_the_monte_carlo_noise_of_a_posterior_mean_is_not_counted_as_activity():
     """z1's units ignore x (loc 0, scale softplus(0) = 0.69); z2's unit 0 has mean 3 z1_5. Averaged over 100 draws,
     E_q[z2_0 | x] still varies from image to image by 9 * 0.48 / 100 = 0.043, four times the threshold, from the
     draws alone. Once that noise is subtracted, estimated over 1000 images to about +-0.002, no unit is active."""
-    model, guide = small_two_layer()
-    lower, upper = torch.nn.Linear(DIM, 12), torch.nn.Linear(6, 6)
-    for layer in (lower, upper):
-        torch.nn.init.zeros_(layer.weight)
-        torch.nn.init.zeros_(layer.bias)
+    model, guide, lower, upper = linear_two_layer()
     with torch.no_grad():
         upper.weight[0, 5] = 3.0
-    guide.encoders = torch.nn.ModuleList([lower, upper])
     x = torch.bernoulli(torch.rand(1000, DIM, generator=torch.Generator().manual_seed(4)))
     pyro.set_rng_seed(8)
     stats = layer_statistics(model, guide, [(x,)], num_particles=100)
