@@ -83,7 +83,6 @@ class CodeGrid(TorchDistribution):
     with `net` masked so that its output at (i, j) reads only the codes before (i, j) (a PixelCNN, van den Oord et
     al. 2016: nets.MaskedConv2d). log_prob scores every position in one pass; sample draws them one at a time."""
     arg_constraints = {}
-    has_enumerate_support = False
 
     def __init__(self, net, num_codes, grid, batch_shape=torch.Size(), validate_args=None):
         self.net, self.num_codes = net, num_codes

@@ -444,9 +444,10 @@ def cmd_plot(args):
                                  f"{config['variant']} model's latents are {', '.join(sites)} (try samples or layers)")
             code = sites[plots.LATENT]["fn"]
             if len(code.event_shape) != 1 or code.support.is_discrete:
+                kind = "discrete" if code.support.is_discrete else "real"
                 raise ValueError(f"{run_dir}: --kind {args.kind} draws codes z that are vectors of real numbers; the "
-                                 f"{config['variant']} model's z is {'discrete' if code.support.is_discrete else ''}"
-                                 f" of shape {tuple(code.event_shape)} (try samples)")
+                                 f"{config['variant']} model's z is {kind}, of shape {tuple(code.event_shape)} (try "
+                                 "samples)")
         if args.pca and not panels:
             pca = PCA(data.images["train"], config["model"]["latent"])
             panels[f"PCA, {config['model']['latent']} components{caption}"] = plot_panel(
