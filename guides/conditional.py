@@ -22,3 +22,9 @@ class ConditionalGuide(nn.Module):
         pyro.module("encoder", self.encoder)
         with pyro.plate("data", x.shape[0], device=x.device):
             sample_z(self.encoder, x, y)
+
+
+def build(cfg, info):
+    """For a model with classes (`num_classes`) and a latent vector z: the encoder reads [x, one-hot y]."""
+    model = info.model
+    return ConditionalGuide(info.encoder(2 * model.latent_dim, extra_inputs=model.num_classes))

@@ -7,10 +7,15 @@ reconstruction alone, the plain autoencoder. A point mass has no density, so thi
 
 `code_range` R squashes the codes into (-R, R) by R tanh(c / R), which keeps the slope 1 at 0.
 """
+from dataclasses import dataclass
+
 import pyro
 import pyro.distributions as dist
 import torch
 from torch import nn
+
+from ppl_vae.guides.gaussian import EncoderConfig
+from ppl_vae.options import option
 
 
 class DeltaGuide(nn.Module):
@@ -26,3 +31,12 @@ class DeltaGuide(nn.Module):
             if self.code_range is not None:
                 code = self.code_range * torch.tanh(code / self.code_range)
             pyro.sample("z", dist.Delta(code, event_dim=1))
+
+
+@dataclass
+class DeltaConfig(EncoderConfig):
+    code_range: float | None = option(None, "codes squashed into (-R, R) by R tanh(c / R)")
+
+
+def build(cfg: DeltaConfig, info):
+    return DeltaGuide(cfg.encoder(info, info.latent("z").event_shape[0]), cfg.code_range)

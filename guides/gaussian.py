@@ -5,10 +5,13 @@
 The encoder outputs 2 * latent_dim numbers: the loc, and a pre-activation made positive by softplus
 (nets.diagonal_normal).
 """
+from dataclasses import dataclass
+
 import pyro
 from torch import nn
 
-from ppl_vae.nets import diagonal_normal
+from ppl_vae.nets import Corrupted, diagonal_normal
+from ppl_vae.options import option
 
 
 class GaussianGuide(nn.Module):
@@ -20,3 +23,20 @@ class GaussianGuide(nn.Module):
         pyro.module("encoder", self.encoder)
         with pyro.plate("data", x.shape[0], device=x.device):
             pyro.sample("z", diagonal_normal(self.encoder(x)).to_event(1))
+
+
+@dataclass
+class EncoderConfig:
+    """The options of every guide that encodes an image into the parameters of q(z | x)."""
+    corrupt: str | None = option(None, "denoising: the encoder sees x corrupted while training, mask:P (each pixel "
+                                 "zeroed with probability P) or gauss:S (Normal noise of sd S); the model scores the "
+                                 "clean x")
+
+    def encoder(self, info, out_dim):
+        """The model's mirrored encoder to out_dim numbers, corrupting its input while training if asked."""
+        encoder = info.encoder(out_dim)
+        return Corrupted(encoder, self.corrupt) if self.corrupt else encoder
+
+
+def build(cfg: EncoderConfig, info):
+    return GaussianGuide(cfg.encoder(info, 2 * info.latent("z").event_shape[0]))

@@ -7,8 +7,11 @@ top-down one of the generative model given the layer above (its prior):
     q(z_l | z_(l+1), x) ∝ q̂_l(z_l) · p(z_l | z_(l+1))                                    l = L-1, ..., 1
 
 The prior's networks p(z_l | z_(l+1)) are the model's `top_down` (HierarchicalVAE), shared: the guide registers them
-under the model's name, so one set of parameters serves both programs.
+under the model's name, so one set of parameters serves both programs. The bottom-up pass has the sizes of the
+model's layers (models/hierarchical.py, LadderConfig): d_0 = x -> d_1 -> ... with hidden[l-1] units in d_l.
 """
+import math
+
 import pyro
 import pyro.distributions as dist
 from torch import nn
@@ -45,3 +48,11 @@ class LadderGuide(nn.Module):
             for layer in reversed(range(1, len(likelihoods))):
                 prior = diagonal_normal(self.top_down[layer - 1](z))
                 z = pyro.sample(f"z{layer}", precision_weighted(likelihoods[layer - 1], prior).to_event(1))
+
+
+def build(cfg, info):
+    m = info.config
+    inputs = [math.prod(info.image_shape), *m.hidden[:-1]]
+    bottom_up = nn.ModuleList(m.layer([n_in, *[h] * m.depth], activate_last=True) for n_in, h in zip(inputs, m.hidden))
+    heads = nn.ModuleList(nn.Linear(h, 2 * z) for h, z in zip(m.hidden, m.latents))
+    return LadderGuide(bottom_up, heads, info.model.top_down)

@@ -11,7 +11,7 @@ import pyro.distributions as dist
 from pyro.infer import config_enumerate
 from torch import nn
 
-from guides.conditional import sample_z
+from ppl_vae.guides.conditional import sample_z
 
 
 class M2Guide(nn.Module):
@@ -35,3 +35,10 @@ class M2Guide(nn.Module):
         pyro.module("classifier", self.classifier)
         with pyro.plate("data", x.shape[0], device=x.device):
             pyro.sample("y_classified", dist.OneHotCategorical(logits=self.classifier(x)), obs=y)
+
+
+def build(cfg, info):
+    """For a model with classes (`num_classes`) or clusters and a latent z: the classifier and the class-conditional
+    encoder, both the model's mirrored encoder."""
+    model, latent_dim = info.model, info.config.latent
+    return M2Guide(info.encoder(model.num_classes), info.encoder(2 * latent_dim, extra_inputs=model.num_classes))

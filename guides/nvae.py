@@ -9,8 +9,7 @@ so the guide learns only how the data move each prior, and KL(q || p) depends on
 import pyro
 from torch import nn
 
-from models.nvae import TopDown, images
-from ppl_vae.nets import ResidualCell, concat, log_scale_normal
+from ppl_vae.nets import ResidualCell, TopDown, concat, images, log_scale_normal
 
 
 class BottomUp(nn.Module):
@@ -56,3 +55,11 @@ class NVAEGuide(nn.Module):
                 shift, log_stretch = self.posteriors[group](concat(feature, h, dim=-3)).chunk(2, dim=-3)
                 z = pyro.sample(f"z{group + 1}", log_scale_normal(loc + shift, log_scale + log_stretch).to_event(3))
                 h = self.top_down.absorb(group, h, z)
+
+
+def build(cfg, info):
+    """The model's top-down path, and a bottom-up pass and posterior heads of its sizes (models/nvae.py, NVAEConfig)."""
+    m, top_down = info.config, info.model.top_down
+    posteriors = nn.ModuleList(images(nn.ELU(), nn.Conv2d(2 * m.width, 2 * m.latent_channels, 3, padding=1))
+                               for _ in top_down.latent_shapes)
+    return NVAEGuide(BottomUp(m.groups, m.width, m.cells, info.image_shape), posteriors, top_down)

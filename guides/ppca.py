@@ -2,18 +2,17 @@
 
     q(z | x) = p(z | x) = Normal(M^-1 W^T (x - b), sigma^2 M^-1),  M = W^T W + sigma^2 I
 
-It has no parameters of its own: it reads the model's, so it stays exact while the model changes. With it every
+It has no parameters of its own: it reads the model's (`weight`, `bias`, `log_sigma`), so it stays exact while the
+model changes. With it every
 importance weight p(x, z) / q(z | x) equals p(x).
 """
 import pyro
 import pyro.distributions as dist
 import torch
 
-from models.ppca import PPCA
-
 
 class PPCAPosterior:
-    def __init__(self, ppca: PPCA):
+    def __init__(self, ppca):
         self.ppca = ppca
 
     def __call__(self, x):

@@ -9,9 +9,13 @@ The two terms of the paper's eq. 3 besides the reconstruction attach here, where
 beta ||z_e - sg[e]||^2, sums over the map. They enter as factors of the guide, which add to log q, so the ELBO
 subtracts them.
 """
+from dataclasses import dataclass
+
 import pyro
 import pyro.distributions as dist
 from torch import nn
+
+from ppl_vae.options import option
 
 
 class VQGuide(nn.Module):
@@ -36,3 +40,15 @@ class VQGuide(nn.Module):
             pyro.factor("commitment", self.beta * (z_e - e.detach()).pow(2).sum((-3, -2, -1)), has_rsample=True)
             if self.codebook.ema_decay is None:
                 pyro.factor("codebook", (z_e.detach() - e).pow(2).sum((-3, -2, -1)), has_rsample=True)
+
+
+@dataclass
+class VQGuideConfig:
+    commitment: float = option(0.25, "the weight of the commitment term (the paper's beta, van den Oord et al. 2017, "
+                               "sec. 3.2)")
+
+
+def build(cfg: VQGuideConfig, info):
+    """The model's codebook, and its mirrored encoder to maps of code vectors."""
+    codebook = info.model.codebook
+    return VQGuide(info.encoder(codebook.vectors.shape[1]), codebook, cfg.commitment)

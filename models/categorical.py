@@ -1,64 +1,65 @@
 """The categorical VAE (Jang et al. 2017; Maddison et al. 2017): `latents` categorical variables of `classes` values
-each, as one-hot vectors, and Bernoulli pixels,
+each, as one-hot vectors,
 
     z_i ~ Categorical(1 / classes),  i = 1..latents
-    x | z ~ Bernoulli(logits = decoder(z))
+    x | z ~ likelihood(decoder(z))
 
-While training, model and guide draw z relaxed (`OneHot`): each z_i ~ RelaxedOneHotCategorical(temperature, probs),
-a point of the simplex with a reparameterized sample (the Gumbel-softmax, or Concrete, distribution) that tends to a
-one-hot vector as the temperature falls. The ELBO trained is that of the relaxed model, with relaxed densities in
-both programs, which Maddison et al. (2017, app. C) show is a bound where mixing a relaxed sample with the discrete
-KL (Jang et al.'s choice) is not. In eval mode both programs are the discrete model and guide, so the ELBO and
-log p(x) that `evaluate` reports are the categorical model's.
+While training, model and guide draw z relaxed (nets.OneHot, one instance shared by both): each z_i ~
+RelaxedOneHotCategorical(temperature, probs), a point of the simplex with a reparameterized sample (the
+Gumbel-softmax, or Concrete, distribution) that tends to a one-hot vector as the temperature falls. The ELBO trained
+is that of the relaxed model, with relaxed densities in both programs, which Maddison et al. (2017, app. C) show is
+a bound where mixing a relaxed sample with the discrete KL (Jang et al.'s choice) is not. In eval mode both programs
+are the discrete model and guide, so the ELBO and log p(x) that `evaluate` reports are the categorical model's.
 """
+import math
+from dataclasses import dataclass
+
 import pyro
-import pyro.distributions as dist
-import torch
-import torch.nn.functional as F
 from torch import nn
 
-from models.m2 import pixels
-
-
-class OneHot(nn.Module):
-    """The distribution of one-hot latents with the given logits: while training, relaxed at `temperature`; in eval
-    mode the categorical itself. One instance serves the model and the guide, so a schedule sets both temperatures
-    at once."""
-
-    def __init__(self, temperature=1.0, straight_through=False):
-        super().__init__()
-        self.temperature = temperature
-        self.straight_through = straight_through
-
-    def forward(self, logits):
-        # Logits soft-clamped into (-10, 10): the entries of a relaxed sample, exp(-(logit gap + Gumbel gap) / tau),
-        # then stay normal float32 numbers, whose logs (the relaxed densities take them) are exact, not 0 and -inf.
-        logits = 10 * torch.tanh(logits / 10)
-        if not self.training:
-            return dist.OneHotCategorical(logits=logits)
-        return dist.RelaxedOneHotCategorical(logits.new_tensor(self.temperature), logits=logits)
-
-    def decoded(self, z):
-        """What the decoder reads of z: z itself; or, `straight_through`, the one-hot vector of z's largest entry in
-        the forward pass and z's gradient in the backward pass (Jang et al. 2017, sec. 2.2). z stays the relaxed
-        sample, so the densities are those of the relaxed model. (Pyro's RelaxedOneHotCategoricalStraightThrough
-        scores a copy of the sample clamped to [1.2e-7, 1], off the simplex: as the guide grew confident its ELBO
-        reached +1e12.)"""
-        if not self.straight_through:
-            return z
-        return F.one_hot(z.argmax(-1), z.shape[-1]).to(z.dtype) + (z - z.detach())
+from ppl_vae.likelihoods import LikelihoodConfig
+from ppl_vae.nets import OneHot, mlp
+from ppl_vae.options import option
 
 
 class CategoricalVAE(nn.Module):
-    def __init__(self, decoder: nn.Module, one_hot: OneHot, latents: int, classes: int):
+    def __init__(self, decoder: nn.Module, one_hot: OneHot, latents: int, classes: int, likelihood: nn.Module):
         super().__init__()
         self.decoder = decoder
         self.one_hot = one_hot
         self.latents = latents
         self.classes = classes
+        self.likelihood = likelihood
 
     def forward(self, x):
         pyro.module("decoder", self.decoder)
         with pyro.plate("data", x.shape[0], device=x.device):
             z = pyro.sample("z", self.one_hot(x.new_zeros(self.latents, self.classes)).to_event(1))  # uniform
-            pyro.sample("x", pixels(self.decoder(self.one_hot.decoded(z).flatten(-2))).to_event(1), obs=x)
+            pyro.sample("x", self.likelihood(self.decoder(self.one_hot.decoded(z).flatten(-2))).to_event(1), obs=x)
+
+
+@dataclass
+class CategoricalConfig(LikelihoodConfig):
+    # Defaults: Jang et al.'s categorical VAE as their code has it (the notebook of github.com/ericjang/gumbel-softmax):
+    # 30 variables of 10 classes, 784-512-256 ReLU encoder and its mirror, the temperature from 1 down to 0.5 as
+    # exp(-3e-5 t), updated every 1000 steps (their code also decays the learning rate by 0.9 there; not done here)
+    variables: int = option(30, "categorical latent variables", minimum=1)
+    classes: int = option(10, "values of each categorical latent", minimum=2)
+    hidden: list[int] = option([512, 256], "hidden layer sizes of the MLPs (ReLU), encoder side first; the decoder "
+                               "mirrors them", minimum=1)
+    straight_through: bool = option(False, "the straight-through relaxation: one-hot samples forward, the relaxed "
+                                    "gradient backward")
+    temperature: float = option(1.0, "the relaxation's temperature at the start")
+    min_temperature: float = option(0.5, "the temperature's floor")
+    anneal_rate: float = option(3e-5, "r in temperature = max(floor, start exp(-r t)); 0: fixed")
+    anneal_every: int = option(1000, "steps between updates of the temperature", minimum=1)
+
+
+def build(cfg: CategoricalConfig, image_shape):
+    decoder = mlp([cfg.variables * cfg.classes, *reversed(cfg.hidden), math.prod(image_shape)], nn.ReLU)
+    return CategoricalVAE(decoder, OneHot(cfg.temperature, cfg.straight_through), cfg.variables, cfg.classes,
+                          cfg.likelihood_module())
+
+
+def encoder(cfg: CategoricalConfig, image_shape, out_dim, extra_inputs=0):
+    return mlp([math.prod(image_shape) + extra_inputs, *cfg.hidden, out_dim], nn.ReLU)

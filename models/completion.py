@@ -3,17 +3,21 @@ quadrants of a digit are seen, the others are to be drawn. Both programs take th
 hidden pixels, so log p(x) of the evaluator is the conditional log-likelihood log p(x_hidden | x_seen).
 
 CVAE:      z | x_seen ~ Normal(prior_net(x_seen))             a learned, conditional prior
-           x_hidden | z, x_seen ~ Bernoulli(decoder(z, x_seen))
-Baseline:  x_hidden | x_seen ~ Bernoulli(net(x_seen))          a deterministic network, nothing latent
+           x_hidden | z, x_seen ~ likelihood(decoder(z, x_seen))
+Baseline:  x_hidden | x_seen ~ likelihood(net(x_seen))        a deterministic network, nothing latent
 
 The networks see x_seen as the image with its hidden pixels set to -1, as the tutorial does.
 """
+import math
+from dataclasses import dataclass
+
 import pyro
-import pyro.distributions as dist
 import torch
 from torch import nn
 
-from ppl_vae.nets import concat, diagonal_normal
+from ppl_vae.likelihoods import LikelihoodConfig
+from ppl_vae.nets import concat, diagonal_normal, mlp
+from ppl_vae.options import option
 
 # the quadrants seen for 1, 2 and 3 of them: bottom-left; the left half; all but bottom-right (Pyro's tutorial)
 SEEN = {1: ["bottom-left"], 2: ["top-left", "bottom-left"], 3: ["top-left", "top-right", "bottom-left"]}
@@ -33,23 +37,23 @@ def seen_mask(image_shape, quadrants):
 
 
 class Completion(nn.Module):
-    """What the two programs share: the mask, and the seen part as the networks' input."""
+    """What the two programs share: the mask, the seen part as the networks' input, the likelihood of the rest."""
 
-    def __init__(self, image_shape, quadrants):
+    def __init__(self, image_shape, quadrants, likelihood: nn.Module):
         super().__init__()
         self.register_buffer("seen", seen_mask(image_shape, quadrants))
+        self.likelihood = likelihood
 
     def seen_part(self, x):
         return x.masked_fill(~self.seen, -1.0)
 
-    def hidden_pixels(self, logits):
-        # validate_args=False: grey images are used as soft targets, as in the tutorial
-        return dist.Bernoulli(logits=logits, validate_args=False).mask(~self.seen).to_event(1)
+    def hidden_pixels(self, out):
+        return self.likelihood(out).mask(~self.seen).to_event(1)
 
 
 class CompletionCVAE(Completion):
-    def __init__(self, prior_net: nn.Module, decoder: nn.Module, image_shape, quadrants):
-        super().__init__(image_shape, quadrants)
+    def __init__(self, prior_net: nn.Module, decoder: nn.Module, image_shape, quadrants, likelihood: nn.Module):
+        super().__init__(image_shape, quadrants, likelihood)
         self.prior_net = prior_net
         self.decoder = decoder
 
@@ -63,11 +67,42 @@ class CompletionCVAE(Completion):
 
 
 class CompletionBaseline(Completion):
-    def __init__(self, net: nn.Module, image_shape, quadrants):
-        super().__init__(image_shape, quadrants)
+    def __init__(self, net: nn.Module, image_shape, quadrants, likelihood: nn.Module):
+        super().__init__(image_shape, quadrants, likelihood)
         self.net = net
 
     def forward(self, x):
         pyro.module("net", self.net)
         with pyro.plate("data", x.shape[0], device=x.device):
             pyro.sample("x", self.hidden_pixels(self.net(self.seen_part(x))), obs=x)
+
+
+@dataclass
+class BaselineConfig(LikelihoodConfig):
+    quadrants: int = option(1, "image completion: quadrants seen, 1 (bottom-left), 2 (left half) or 3 (all but "
+                            "bottom-right)", choices=sorted(SEEN))
+    hidden: list[int] = option([500, 500], "hidden layer sizes of the MLPs (ReLU)", minimum=1)
+
+
+@dataclass
+class CompletionConfig(BaselineConfig):
+    # Defaults: Pyro's CVAE tutorial, 784-500-500 ReLU networks and 200 latent units.
+    latent: int = option(200, "latent dimension", minimum=1)
+
+
+def build(cfg: CompletionConfig, image_shape):
+    data_dim = math.prod(image_shape)
+    prior_net = mlp([data_dim, *cfg.hidden, 2 * cfg.latent], nn.ReLU)
+    decoder = mlp([cfg.latent + data_dim, *cfg.hidden, data_dim], nn.ReLU)
+    return CompletionCVAE(prior_net, decoder, image_shape, cfg.quadrants, cfg.likelihood_module())
+
+
+def build_baseline(cfg: BaselineConfig, image_shape):
+    data_dim = math.prod(image_shape)
+    return CompletionBaseline(mlp([data_dim, *cfg.hidden, data_dim], nn.ReLU), image_shape, cfg.quadrants,
+                              cfg.likelihood_module())
+
+
+def encoder(cfg: CompletionConfig, image_shape, out_dim, extra_inputs=0):
+    """q(z | x) sees the whole image."""
+    return mlp([math.prod(image_shape) + extra_inputs, *cfg.hidden, out_dim], nn.ReLU)

@@ -1,27 +1,33 @@
 """A Gaussian-mixture VAE: a discrete cluster with a learned prior picks the mean and scale of a Gaussian latent,
-which a decoder turns into Bernoulli pixels,
+which a decoder turns into pixels,
 
     y ~ Categorical(softmax(cluster_logits))             one-hot, `clusters` values; uniform, or learned
     z | y ~ Normal(cluster_locs[y], diag(exp(cluster_log_scales[y])^2))
-    x | z ~ Bernoulli(logits = decoder(z))
+    x | z ~ likelihood(decoder(z))
 
 With M2's guide q(y | x) q(z | x, y) (guides/m2.py), whose y is marked for enumeration, TraceEnum_ELBO sums the
 ELBO over the clusters exactly, each weighted by q(y | x). Training observes no y; a y given to the model conditions
 the cluster (samples of one cluster, say).
 """
+import math
+from dataclasses import dataclass
+
 import pyro
 import pyro.distributions as dist
 import torch
 from torch import nn
 
-from models.m2 import pixels
+from ppl_vae.likelihoods import LikelihoodConfig
+from ppl_vae.nets import mlp
+from ppl_vae.options import option
 
 
 class GaussianMixtureVAE(nn.Module):
-    def __init__(self, decoder: nn.Module, latent_dim: int, clusters: int, learn_weights=True):
+    def __init__(self, decoder: nn.Module, latent_dim: int, clusters: int, likelihood: nn.Module, learn_weights=True):
         super().__init__()
         self.decoder = decoder
         self.num_classes = clusters
+        self.likelihood = likelihood
         if learn_weights:
             self.cluster_logits = nn.Parameter(torch.zeros(clusters))
         else:
@@ -35,4 +41,22 @@ class GaussianMixtureVAE(nn.Module):
         with pyro.plate("data", x.shape[0], device=x.device):
             y = pyro.sample("y", dist.OneHotCategorical(logits=self.cluster_logits), obs=y)
             z = pyro.sample("z", dist.Normal(y @ self.cluster_locs, (y @ self.cluster_log_scales).exp()).to_event(1))
-            pyro.sample("x", pixels(self.decoder(z)).to_event(1), obs=x)
+            pyro.sample("x", self.likelihood(self.decoder(z)).to_event(1), obs=x)
+
+
+@dataclass
+class MixtureConfig(LikelihoodConfig):
+    clusters: int = option(10, "values of the mixture's cluster y", minimum=2)
+    latent: int = option(10, "latent dimension", minimum=1)
+    hidden: list[int] = option([500, 500], "hidden layer sizes of the MLPs (ReLU), encoder side first; the decoder "
+                               "mirrors them", minimum=1)
+    learn_weights: bool = option(True, "uniform mixture weights, not learned", flag="--uniform-weights")
+
+
+def build(cfg: MixtureConfig, image_shape):
+    decoder = mlp([cfg.latent, *reversed(cfg.hidden), math.prod(image_shape)], nn.ReLU)
+    return GaussianMixtureVAE(decoder, cfg.latent, cfg.clusters, cfg.likelihood_module(), cfg.learn_weights)
+
+
+def encoder(cfg: MixtureConfig, image_shape, out_dim, extra_inputs=0):
+    return mlp([math.prod(image_shape) + extra_inputs, *cfg.hidden, out_dim], nn.ReLU)

@@ -1,24 +1,64 @@
-"""The VAE's generative program (Kingma & Welling 2014), with independent Bernoulli pixels:
+"""The VAE's generative program (Kingma & Welling 2014):
 
-    z ~ Normal(0, I)                       latent code, `latent_dim` numbers
-    x | z ~ Bernoulli(logits = decoder(z))  one coin per pixel
+    z ~ Normal(0, I)                        latent code, `latent_dim` numbers
+    x | z ~ likelihood(decoder(z))          one factor per pixel: Bernoulli(logits) by default (ppl_vae/likelihoods.py)
 """
+import math
+from dataclasses import dataclass
+
 import pyro
 import pyro.distributions as dist
 from torch import nn
 
+from ppl_vae.likelihoods import Likelihood, LikelihoodConfig
+from ppl_vae.nets import conv_decoder, conv_encoder, mlp
+from ppl_vae.options import option
+
+NETS = ("mlp", "conv")
+
 
 class VAE(nn.Module):
-    def __init__(self, decoder: nn.Module, latent_dim: int):
+    def __init__(self, decoder: nn.Module, latent_dim: int, likelihood: nn.Module = None):
         super().__init__()
         self.decoder = decoder
         self.latent_dim = latent_dim
+        self.likelihood = likelihood or Likelihood()
 
     def forward(self, x):
         pyro.module("decoder", self.decoder)
         with pyro.plate("data", x.shape[0], device=x.device):
             z = pyro.sample("z", dist.Normal(x.new_zeros(self.latent_dim), 1.0).to_event(1))
-            # validate_args=False: with --binarize none, x holds intensities in [0, 1], outside Bernoulli's support,
-            # used as soft targets as in Pyro's VAE example.
-            pixels = dist.Bernoulli(logits=self.decoder(z), validate_args=False)
-            pyro.sample("x", pixels.to_event(1), obs=x)
+            pyro.sample("x", self.likelihood(self.decoder(z)).to_event(1), obs=x)
+
+
+@dataclass
+class VAEConfig(LikelihoodConfig):
+    # Defaults: the IWAE paper's one-stochastic-layer model (Burda et al. 2015, sec. 5): two deterministic layers of
+    # 200 tanh units on each side, 50 latent units.
+    latent: int = option(50, "latent dimension", minimum=1)
+    net: str = option("mlp", "encoder and decoder: fully connected (tanh), or strided (transposed) convolutions (ReLU)",
+                      choices=NETS)
+    hidden: list[int] = option([200, 200], "hidden layer sizes of the MLPs (--net mlp), encoder side first; the "
+                               "decoder mirrors them", minimum=1)
+    channels: list[int] = option([32, 64], "channels of the convolutions, each halving the image (--net conv), "
+                                 "encoder side first", minimum=1)
+
+
+def build(cfg: VAEConfig, image_shape):
+    if cfg.net not in NETS:
+        raise ValueError(f"unknown net {cfg.net!r}; choose one of {NETS}")
+    if cfg.net == "mlp":
+        decoder = mlp([cfg.latent, *reversed(cfg.hidden), math.prod(image_shape)])
+    else:
+        decoder = conv_decoder(cfg.latent, cfg.channels, image_shape)
+    return VAE(decoder, cfg.latent, cfg.likelihood_module())
+
+
+def encoder(cfg: VAEConfig, image_shape, out_dim, extra_inputs=0):
+    """The encoder that mirrors the decoder: [flat image, `extra_inputs` numbers] -> out_dim numbers (a guide's
+    parameters). A model module's `encoder` is what the guides that need one build (variants.py)."""
+    if cfg.net == "mlp":
+        return mlp([math.prod(image_shape) + extra_inputs, *cfg.hidden, out_dim])
+    if extra_inputs:
+        raise ValueError("--net conv: the convolutional encoder reads images alone, not extra inputs")
+    return conv_encoder(image_shape, cfg.channels, out_dim)

@@ -3,12 +3,13 @@
     code ~ p(code)                     an H x W grid of indices into a codebook of K vectors: uniform (the paper's
                                        prior while training), or autoregressive (`CodeGrid`, a small PixelCNN)
     z_q = codebook[code]               each position's code vector, D x H x W
-    x | z_q ~ Bernoulli(logits = decoder(z_q))
+    x | z_q ~ likelihood(decoder(z_q))
 
 The guide (guides/vqvae.py) puts a point mass on the code nearest to the encoder's output. The code is discrete, so
 log p(x, code) at that code is a lower bound on log p(x), and the prior's term trains the prior alone: fitting it
 alongside the autoencoder is the paper's second stage run at the same time.
 """
+from dataclasses import dataclass
 from itertools import product
 
 import pyro
@@ -18,7 +19,9 @@ import torch.nn.functional as F
 from pyro.distributions import TorchDistribution, constraints
 from torch import nn
 
-from models.m2 import pixels
+from ppl_vae.likelihoods import LikelihoodConfig
+from ppl_vae.nets import FlatBatch, check_halvable, images, pixelcnn
+from ppl_vae.options import option
 
 
 class Codebook(nn.Module):
@@ -113,9 +116,11 @@ class CodeGrid(TorchDistribution):
 
 
 class VQVAE(nn.Module):
-    def __init__(self, decoder: nn.Module, codebook: Codebook, grid, prior_net: nn.Module | None = None):
+    def __init__(self, decoder: nn.Module, codebook: Codebook, grid, likelihood: nn.Module,
+                 prior_net: nn.Module | None = None):
         super().__init__()
         self.decoder = decoder
+        self.likelihood = likelihood
         self.codebook = codebook
         self.grid = tuple(grid)
         self.prior_net = prior_net
@@ -130,4 +135,46 @@ class VQVAE(nn.Module):
         with pyro.plate("data", x.shape[0], device=x.device):
             code = pyro.sample("code", self.prior(x))
             z_q = pyro.sample("z_q", dist.Delta(self.codebook(code), event_dim=3))
-            pyro.sample("x", pixels(self.decoder(z_q)).to_event(1), obs=x)
+            pyro.sample("x", self.likelihood(self.decoder(z_q)).to_event(1), obs=x)
+
+
+CODE_PRIORS = ("pixelcnn", "uniform")
+
+
+@dataclass
+class VQVAEConfig(LikelihoodConfig):
+    # Defaults: sized for MNIST on a CPU (the paper has no MNIST model): two 4x4 stride-2 convolutions to a 7x7 grid
+    # of codes, as its CIFAR-10 encoder without the residual blocks
+    codes: int = option(64, "K, the codebook's size", minimum=2)
+    code_dim: int = option(16, "D, the numbers in each code vector", minimum=1)
+    channels: list[int] = option([32, 64], "channels of the convolutions, each halving the image, encoder side first",
+                                 minimum=1)
+    ema_decay: float = option(0.0, "> 0: the codebook follows moving averages of the encoder outputs with this decay "
+                              "(0.99 in the paper, app. A.1), not gradients")
+    code_prior: str = option("pixelcnn", "the prior over the grid of codes: a PixelCNN learned alongside, or uniform",
+                             choices=CODE_PRIORS)
+    prior_width: int = option(64, "channels of the PixelCNN prior", minimum=1)
+    prior_layers: int = option(5, "masked convolutions of the PixelCNN prior", minimum=1)
+
+
+def build(cfg: VQVAEConfig, image_shape):
+    if cfg.code_prior not in CODE_PRIORS:
+        raise ValueError(f"unknown code prior {cfg.code_prior!r}; choose one of {CODE_PRIORS}")
+    grid = check_halvable(image_shape, len(cfg.channels))
+    decoder = []
+    for c_in, c_out in zip([1, *cfg.channels[:-1]], cfg.channels):
+        decoder = [nn.ReLU(), nn.ConvTranspose2d(c_out, c_in, 4, stride=2, padding=1), *decoder]
+    decoder = images(nn.Conv2d(cfg.code_dim, cfg.channels[-1], 3, padding=1), *decoder, nn.Flatten())
+    prior = pixelcnn(cfg.codes, cfg.prior_width, cfg.prior_layers) if cfg.code_prior == "pixelcnn" else None
+    return VQVAE(decoder, Codebook(cfg.codes, cfg.code_dim, cfg.ema_decay or None), grid, cfg.likelihood_module(),
+                 prior)
+
+
+def encoder(cfg: VQVAEConfig, image_shape, out_dim, extra_inputs=0):
+    """Flat images -> maps of out_dim (the guide asks for code_dim) numbers at each position of the grid, the mirror
+    of the decoder; images alone (extra_inputs must be 0)."""
+    layers = []
+    for c_in, c_out in zip([1, *cfg.channels[:-1]], cfg.channels):
+        layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU()]
+    return FlatBatch(nn.Sequential(nn.Unflatten(-1, (1, *image_shape)), *layers,
+                                   nn.Conv2d(cfg.channels[-1], out_dim, 1)))

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ppl_vae.options import option
 from ppl_vae.rundir import atomic_write
 
 MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
@@ -38,15 +39,16 @@ class DataError(Exception):
 
 @dataclass
 class DataConfig:
-    dataset: str = "mnist"
-    # dynamic: a fresh Bernoulli draw from the intensities each time a training batch is drawn (the default, as in
-    #   the likelihood papers); static: one seeded draw of every split; none: intensities as Bernoulli targets.
+    dataset: str = option("mnist", "mnist | PATH.npz | IDX_FOLDER | torchvision:NAME")
     # Validation and test images are drawn once, seeded, unless none, so evaluations are comparable.
-    binarize: str = "dynamic"
-    train_on_valid: bool = False  # train on train + valid (60k for MNIST), as the likelihood papers do
-    subset: int = 0  # > 0: keep only the first `subset` images of each split (quick runs, tests)
-    download: bool = False  # passed to torchvision for users who are online
-    root: str = "data"  # where torchvision keeps its files
+    binarize: str = option("dynamic", "pixels to 0/1: dynamic, a fresh Bernoulli draw from the intensities for each "
+                           "training batch (the likelihood papers'); static, one seeded draw of every split; none, "
+                           "the intensities themselves", choices=BINARIZATIONS)
+    train_on_valid: bool = option(False, "train on train + validation images (60k for MNIST), as the likelihood "
+                                  "papers do")
+    subset: int = option(0, "keep only the first N images of each split (0: all)", minimum=0)
+    download: bool = option(False, "let torchvision download its dataset (online only)")
+    root: str = option("data", "folder for torchvision's files", flag="--data-root")
 
 
 # ---------------------------------------------------------------- reading arrays: split -> (images, labels) in numpy

@@ -152,7 +152,7 @@ def layer_statistics(model, guide, batches, num_particles=100, threshold=0.01):
         active the number of units u whose posterior mean E_q[u | x] varies over the images with variance above
                `threshold` (Burda et al. 2015, sec. 5.2: Cov_x(E_q[u]) > 0.01)
 
-    E_q[u | x] is the mean of the site's distribution averaged over the particles, which averages over the layers the
+    E_q[u | x] is the mean of the site's distribution (site_mean) averaged over the particles, which averages over the layers the
     guide draws before it. That average carries Monte Carlo noise, of variance Var_particles(mean) / num_particles per
     image: about 0.01 for a unit whose mean moves by 1 with the layer above at 100 particles, as large as the
     threshold. The noise, estimated from the same draws, is subtracted from the variance over the images, which
@@ -168,7 +168,7 @@ def layer_statistics(model, guide, batches, num_particles=100, threshold=0.01):
                 continue
             log_ratio = site["fn"].log_prob(site["value"]) - model_trace.nodes[name]["fn"].log_prob(site["value"])
             kl[name] = kl.get(name, 0.0) + log_ratio.mean(0).sum().item()
-            mean = site["fn"].mean.expand_as(site["value"])
+            mean = site_mean(site).expand_as(site["value"])
             mean = mean.reshape(*mean.shape[:2], -1)  # (particles, images, units): a latent map's units flat
             means.setdefault(name, []).append(mean.mean(0))
             noise.setdefault(name, []).append(mean.var(0) / len(mean))
@@ -176,6 +176,15 @@ def layer_statistics(model, guide, batches, num_particles=100, threshold=0.01):
     return {name: {"kl": kl[name] / count, "units": means[name][0].shape[-1],
                    "active": int((torch.cat(means[name]).var(0) - torch.cat(noise[name]).mean(0) > threshold).sum())}
             for name in kl}
+
+
+def site_mean(site):
+    """The mean of a site's distribution; for one without a closed-form mean (a flow), the site's draw, whose average
+    over particles estimates it."""
+    try:
+        return site["fn"].mean
+    except NotImplementedError:
+        return site["value"]
 
 
 def max_plate_nesting(model, guide, args, kwargs):

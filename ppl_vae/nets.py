@@ -179,3 +179,78 @@ def pixelcnn(classes, width, layers, kernel=3):
     return FlatBatch(nn.Sequential(MaskedConv2d(classes, width, kernel, exclude_center=True),
                                    *[m for layer in hidden for m in (nn.ReLU(), layer)], nn.ReLU(),
                                    nn.Conv2d(width, classes, 1)), event_dims=3)
+
+
+def images(*layers):
+    """A network of images (N, C, H, W) applied to (..., C, H, W)."""
+    return FlatBatch(nn.Sequential(*layers), event_dims=3)
+
+
+class TopDown(nn.Module):
+    """The generative top-down path, shared with the guide, which draws the groups from the same priors.
+    `groups`: groups of latents per scale, coarsest first; each scale doubles the height and width of the one before,
+    and the finest is half the image's."""
+
+    def __init__(self, groups, channels, latent_channels, cells, image_shape):
+        super().__init__()
+        height, width = check_halvable(image_shape, len(groups))
+        self.start = nn.Parameter(torch.zeros(channels, height, width))
+        self.latent_shapes = [(latent_channels, height << scale, width << scale)
+                              for scale, count in enumerate(groups) for _ in range(count)]
+        self.scale_ends = [sum(groups[: scale + 1]) - 1 for scale in range(len(groups))]
+        self.priors = nn.ModuleList(images(nn.ELU(), nn.Conv2d(channels, 2 * latent_channels, 3, padding=1))
+                                    for _ in self.latent_shapes[1:])
+        self.absorbers = nn.ModuleList(
+            images(nn.Conv2d(channels + latent_channels, channels, 1), *(ResidualCell(channels) for _ in range(cells)))
+            for _ in self.latent_shapes)
+        self.upsamplers = nn.ModuleList(images(nn.Upsample(scale_factor=2), nn.Conv2d(channels, channels, 3, padding=1))
+                                        for _ in groups[1:])
+        self.head = images(nn.ELU(), nn.ConvTranspose2d(channels, 1, 4, stride=2, padding=1))
+
+    def initial(self, batch_size):
+        return self.start.expand(batch_size, *self.start.shape)
+
+    def prior(self, group, h):
+        """(loc, log scale) of p(z_group | z_<group): 0 and 0 at the top, else from h."""
+        if group == 0:
+            zeros = h.new_zeros(*h.shape[:-3], *self.latent_shapes[0])
+            return zeros, zeros
+        return self.priors[group - 1](h).chunk(2, dim=-3)
+
+    def absorb(self, group, h, z):
+        h = self.absorbers[group](concat(h, z, dim=-3))
+        if group in self.scale_ends[:-1]:
+            h = self.upsamplers[self.scale_ends.index(group)](h)
+        return h
+
+    def pixels(self, h):
+        return self.head(h).flatten(-3)
+
+
+class OneHot(nn.Module):
+    """The distribution of one-hot latents with the given logits: while training, relaxed at `temperature`; in eval
+    mode the categorical itself. One instance serves the model and the guide, so a schedule sets both temperatures
+    at once."""
+
+    def __init__(self, temperature=1.0, straight_through=False):
+        super().__init__()
+        self.temperature = temperature
+        self.straight_through = straight_through
+
+    def forward(self, logits):
+        # Logits soft-clamped into (-10, 10): the entries of a relaxed sample, exp(-(logit gap + Gumbel gap) / tau),
+        # then stay normal float32 numbers, whose logs (the relaxed densities take them) are exact, not 0 and -inf.
+        logits = 10 * torch.tanh(logits / 10)
+        if not self.training:
+            return dist.OneHotCategorical(logits=logits)
+        return dist.RelaxedOneHotCategorical(logits.new_tensor(self.temperature), logits=logits)
+
+    def decoded(self, z):
+        """What the decoder reads of z: z itself; or, `straight_through`, the one-hot vector of z's largest entry in
+        the forward pass and z's gradient in the backward pass (Jang et al. 2017, sec. 2.2). z stays the relaxed
+        sample, so the densities are those of the relaxed model. (Pyro's RelaxedOneHotCategoricalStraightThrough
+        scores a copy of the sample clamped to [1.2e-7, 1], off the simplex: as the guide grew confident its ELBO
+        reached +1e12.)"""
+        if not self.straight_through:
+            return z
+        return F.one_hot(z.argmax(-1), z.shape[-1]).to(z.dtype) + (z - z.detach())

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from pyro import poutine  # noqa: E402
 
-from ppl_vae.evaluate import traces  # noqa: E402
+from ppl_vae.evaluate import site_mean, traces  # noqa: E402
 from ppl_vae.pca import PCA  # noqa: E402
 from ppl_vae.rundir import atomic_write  # noqa: E402
 
@@ -182,8 +182,8 @@ def analogies(model, guide, x, y):
 
 @torch.no_grad()
 def latent_means(guide, images, batch_size=1000):
-    """The mean of q(z | x) for each image: the codes of an encoder."""
-    return torch.cat([poutine.trace(guide).get_trace(x).nodes[LATENT]["fn"].mean for x in images.split(batch_size)])
+    """The mean of q(z | x) for each image: the codes of an encoder (one draw for a guide with no closed-form mean)."""
+    return torch.cat([site_mean(poutine.trace(guide).get_trace(x).nodes[LATENT]) for x in images.split(batch_size)])
 
 
 def decoded_means(model, z, data_dim):

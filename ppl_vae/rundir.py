@@ -30,6 +30,16 @@ def atomic_write(path, write):
         raise
 
 
+def check_writable(folder):
+    """Refuse, before any work is done, a folder whose results could not be written at the end."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such run folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"{folder}: not writable, so the results could not be saved; make it writable or copy "
+                              "the run folder elsewhere")
+
+
 def write_json(path, obj):
     atomic_write(path, lambda f: f.write((json.dumps(obj, indent=2) + "\n").encode()))
 

@@ -1,6 +1,7 @@
 """Stochastic variational inference for any (model, guide) pair: epochs of steps on a Pyro ELBO, progress,
 metrics and checkpoints in the run folder, resumable to the same numbers."""
 import math
+import sys
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -13,6 +14,7 @@ from pyro.poutine.messenger import Messenger
 from tqdm import tqdm
 
 from ppl_vae import rundir
+from ppl_vae.options import option
 from ppl_vae.evaluate import mean_elbo, mean_reconstruction
 
 # The importance-weighted bound of Burda et al. 2015 (eq. 8) is the Renyi bound at alpha = 0 (Li & Turner 2016); with
@@ -22,27 +24,37 @@ ELBOS = {"trace": Trace_ELBO, "meanfield": TraceMeanField_ELBO, "iwae": partial(
          "enum": partial(TraceEnum_ELBO, max_plate_nesting=1)}
 
 
+PRIORS = ("normal", "none")
+
+
 @dataclass
 class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 100
-    lr: float = 1e-3
-    # trace: Trace_ELBO, Monte Carlo KL; meanfield: TraceMeanField_ELBO, analytic KL; iwae: the importance-weighted
-    # bound with num_particles samples
-    elbo: str = "meanfield"
-    num_particles: int = 1  # samples of z per image in each gradient estimate, vectorized (k of the IWAE bound)
-    beta: float = 1.0  # weight of the KL term (beta-VAE, Higgins et al. 2017); 1 is the ELBO
-    kl_anneal: int = 0  # steps over which the KL weight rises linearly from 0 to beta (Bowman et al. 2016)
-    prior: str = "normal"  # none: the KL term weighted 0, leaving the reconstruction (with the delta guide: plain AE)
+    epochs: int = option(10, "epochs in all (with --resume: extend the run to this many)", minimum=1)
+    batch_size: int = option(100, "images per SVI step", minimum=1)
+    lr: float = option(1e-3, "Adam learning rate")
+    elbo: str = option("meanfield", "trace: Trace_ELBO (Monte Carlo KL); meanfield: TraceMeanField_ELBO (analytic KL "
+                       "where it exists); iwae: the importance-weighted bound on --num-particles samples (RenyiELBO, "
+                       "alpha=0); enum: TraceEnum_ELBO, discrete sites summed", choices=sorted(ELBOS))
+    num_particles: int = option(1, "samples of z per image in each gradient estimate, vectorized (k of the IWAE "
+                                "bound)", minimum=1)
+    beta: float = option(1.0, "weight of the KL term (beta-VAE, Higgins et al. 2017); 1 gives the ELBO")
+    kl_anneal: int = option(0, "steps over which the KL weight rises linearly from 0 to beta (Bowman et al. 2016)",
+                            minimum=0)
+    prior: str = option("normal", "none: the KL term weighted 0, leaving the reconstruction (with the point-mass "
+                        "guide, whose log q is 0, exactly log p(z) left out: the plain autoencoder)", choices=PRIORS)
+
+
+def progress(total, desc):
+    """A progress bar over `total` images on stderr: live on a terminal; redirected to a file, a line every 30 s
+    (tqdm's redraws would fill it with frames)."""
+    interval = 0.1 if sys.stderr.isatty() else 30.0
+    return tqdm(total=total, desc=desc, unit="img", mininterval=interval, maxinterval=max(interval, 10.0))
 
 
 def make_elbo(name, num_particles=1):
     if name not in ELBOS:
         raise ValueError(f"unknown ELBO {name!r}; choose one of {sorted(ELBOS)}")
     return ELBOS[name](num_particles=num_particles, vectorize_particles=num_particles > 1)
-
-
-PRIORS = ("normal", "none")
 
 
 class ScaleLatents(Messenger):
@@ -175,9 +187,8 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False, training=No
 
         model.train()
         guide.train()
-        with tqdm(total=len(data.images["train"]), desc=f"epoch {epoch}/{cfg.epochs}", unit="img") as progress:
-            train_elbo, steps = train_epoch(step_loss, optimizer, training.steps(cfg.batch_size), progress,
-                                            before_step)
+        with progress(len(data.images["train"]), f"epoch {epoch}/{cfg.epochs}") as bar:
+            train_elbo, steps = train_epoch(step_loss, optimizer, training.steps(cfg.batch_size), bar, before_step)
             steps_done += steps
             model.eval()
             guide.eval()
@@ -185,7 +196,7 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False, training=No
             valid_elbo = mean_elbo(model, guide, training.batches("valid", cfg.batch_size, False), make_elbo(cfg.elbo))
             valid_recon = mean_reconstruction(model, guide, training.batches("valid", cfg.batch_size, False))
             extra = training.validate(model, guide) if training.validate else {}
-            progress.set_postfix(elbo=f"{train_elbo:.2f}", valid=f"{valid_elbo:.2f}", recon=f"{valid_recon:.2f}",
+            bar.set_postfix(elbo=f"{train_elbo:.2f}", valid=f"{valid_elbo:.2f}", recon=f"{valid_recon:.2f}",
                                  **{name: f"{value:.4g}" for name, value in extra.items()})
         metrics.append({"epoch": epoch, "train_elbo": train_elbo, "valid_elbo": valid_elbo,
                         "valid_recon": valid_recon, **extra, "kl_weight": latent_scale.weight,

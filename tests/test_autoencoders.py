@@ -1,18 +1,22 @@
 """The autoencoder family as model/guide pairs: the point-mass guide on the VAE's model, the corrupting encoder, the
 convolutional nets, PCA and the linear autoencoder, KL weights, and the pictures."""
+from functools import partial
+
 import json
 
 import matplotlib.image
 import pyro
 import pytest
 import torch
+
+import helpers
 import torch.nn.functional as F
 from pyro import poutine
 from pyro.infer import Trace_ELBO
 
-from guides.delta import DeltaGuide
-from models.ppca import PPCA
-from models.vae import VAE
+from ppl_vae.guides.delta import DeltaGuide
+from ppl_vae.models.ppca import PPCA
+from ppl_vae.models.vae import VAE
 from ppl_vae import plots
 from ppl_vae.cli import main
 from ppl_vae.data import DataConfig, Dataset
@@ -20,18 +24,17 @@ from ppl_vae.evaluate import log_likelihood, mean_reconstruction, traces
 from ppl_vae.nets import conv_decoder, conv_encoder, mlp
 from ppl_vae.pca import PCA
 from ppl_vae.train import ScaleLatents, TrainConfig, fit, kl_weight, latent_weighting, make_elbo
-from ppl_vae.variants import AEConfig, VAEConfig, build_ae, build_vae
+from ppl_vae.runs import pair
 
 DIM = 20
 
 
-def binary_batch(n=8, seed=1):
-    return torch.bernoulli(torch.rand(n, DIM, generator=torch.Generator().manual_seed(seed)))
+binary_batch = partial(helpers.binary_batch, dim=DIM)
 
 
 def small_ae(**options):
     pyro.set_rng_seed(0)
-    return build_ae(AEConfig(latent=3, hidden=[16], **options), (DIM,))
+    return pair("ae", (DIM,), latent=3, hidden=[16], **options)
 
 
 @pytest.mark.parametrize("elbo", ["trace", "meanfield"])
@@ -41,7 +44,7 @@ def test_the_delta_guide_makes_the_vae_model_an_autoencoder(elbo):
     reconstruction alone, the summed BCE, whichever ELBO estimator (TraceMeanField_ELBO scales its closed-form KL by
     the guide's scale, not the model's)."""
     model, guide = small_ae()
-    assert type(model) is type(build_vae(VAEConfig(latent=3, hidden=[16]), (DIM,))[0]) is VAE
+    assert type(model) is type(pair("vae", (DIM,), latent=3, hidden=[16])[0]) is VAE
     x = binary_batch()
     code = guide.encoder(x)
     bce = F.binary_cross_entropy_with_logits(model.decoder(code), x, reduction="sum")
@@ -56,7 +59,7 @@ def test_the_delta_guide_makes_the_vae_model_an_autoencoder(elbo):
 def test_the_plain_autoencoder_learns_codes_that_carry_information(tmp_path):
     pyro.set_rng_seed(0)
     data = Dataset(DataConfig(subset=1000), seed=0)
-    model, guide = build_ae(AEConfig(latent=8, hidden=[200]), data.image_shape)
+    model, guide = pair("ae", data.image_shape, latent=8, hidden=[200])
     metrics = fit(model, guide, data, TrainConfig(epochs=20, prior="none"), tmp_path)  # 200 steps
     # The best reconstruction without a code: each pixel's training frequency, whose summed BCE on the validation
     # images is 204 nats. After 200 steps the autoencoder's is well below (measured: 160.5), so its codes tell the
@@ -173,7 +176,7 @@ def test_kl_weight_warms_up_linearly_to_beta():
 
 def test_the_trainer_follows_the_warm_up(tmp_path):
     data = Dataset(DataConfig(subset=300), seed=0)  # 3 steps an epoch
-    model, guide = build_vae(VAEConfig(latent=4, hidden=[32]), data.image_shape)
+    model, guide = pair("vae", data.image_shape, latent=4, hidden=[32])
     metrics = fit(model, guide, data, TrainConfig(epochs=3, kl_anneal=7, beta=2.0), tmp_path)
     # the weight of the last step of each epoch: steps 2, 5, 8
     assert [m["kl_weight"] for m in metrics] == [2.0 * 2 / 7, 2.0 * 5 / 7, 2.0]
@@ -181,7 +184,7 @@ def test_the_trainer_follows_the_warm_up(tmp_path):
 
 def test_a_zero_weight_leaves_the_reconstruction_term():
     pyro.set_rng_seed(0)
-    model, guide = build_vae(VAEConfig(latent=3, hidden=[16]), (DIM,))
+    model, guide = pair("vae", (DIM,), latent=3, hidden=[16])
     x = binary_batch()
     pyro.set_rng_seed(1)
     loss = Trace_ELBO().loss(ScaleLatents(0.0)(model), ScaleLatents(0.0)(guide), x)
@@ -245,7 +248,7 @@ def test_evaluating_an_autoencoder_reports_reconstruction_only(two_runs, capsys)
 def test_a_convolutional_denoising_autoencoder_trains_on_cuda(tmp_path):
     pyro.set_rng_seed(0)
     data = Dataset(DataConfig(subset=500), device="cuda", seed=0)
-    model, guide = (m.cuda() for m in build_ae(AEConfig(net="conv", corrupt="mask:0.3"), data.image_shape))
+    model, guide = (m.cuda() for m in pair("ae", data.image_shape, net="conv", corrupt="mask:0.3"))
     metrics = fit(model, guide, data, TrainConfig(epochs=2, prior="none", kl_anneal=5), tmp_path)
     assert metrics[-1]["valid_recon"] > metrics[0]["valid_recon"]
     assert plots.latent_means(guide, data.images["test"]).is_cuda

@@ -6,8 +6,8 @@ import torch.nn.functional as F
 from pyro.infer import Trace_ELBO
 
 from ppl_vae.evaluate import log_likelihood
-from ppl_vae.variants import BaselineConfig, CompletionConfig, build_baseline, build_completion
-from models.completion import seen_mask
+from ppl_vae.runs import pair
+from ppl_vae.models.completion import seen_mask
 
 
 @pytest.mark.parametrize("quadrants, seen_corners", [
@@ -23,7 +23,7 @@ def test_the_seen_quadrants_are_the_asked_ones(quadrants, seen_corners):
 
 def test_the_baseline_scores_exactly_the_hidden_pixels():
     pyro.set_rng_seed(0)
-    model, guide = build_baseline(BaselineConfig(quadrants=3, hidden=[16]), (28, 28))
+    model, guide = pair("completion-nn", (28, 28), quadrants=3, hidden=[16])
     model.double()
     x = torch.rand(5, 784, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     hidden = ~model.seen
@@ -39,7 +39,7 @@ def test_the_seen_pixels_are_not_scored():
     """Changing the seen pixels of the target changes the programs' inputs, not what they score: with the input
     held, the CVAE's log-likelihood terms are those of the hidden pixels only."""
     pyro.set_rng_seed(0)
-    model, guide = build_completion(CompletionConfig(quadrants=2, latent=3, hidden=[16]), (28, 28))
+    model, guide = pair("completion", (28, 28), quadrants=2, latent=3, hidden=[16])
     x = torch.rand(4, 784, generator=torch.Generator().manual_seed(2))
     pyro.set_rng_seed(3)
     trace = pyro.poutine.trace(model).get_trace(x)

@@ -1,5 +1,7 @@
 """Discrete latents: the categorical VAE and its temperature schedule, the Gaussian mixture summed out by enumeration,
 the VQ-VAE's straight-through gradient, codebook and PixelCNN prior; their evaluation."""
+from functools import partial
+
 import math
 from itertools import permutations, product
 
@@ -7,41 +9,40 @@ import pyro
 import pyro.distributions as dist
 import pytest
 import torch
+
+import helpers
 from pyro import poutine
 from pyro.infer import Trace_ELBO, TraceEnum_ELBO
 
-from models.vqvae import Codebook
+from ppl_vae.models.vqvae import Codebook
 from ppl_vae import rundir
 from ppl_vae.cli import main
 from ppl_vae.evaluate import best_matching, cluster_accuracy, code_usage, log_likelihood, log_weights
 from ppl_vae.nets import pixelcnn
 from ppl_vae.train import temperature
-from ppl_vae.variants import (CategoricalConfig, MixtureConfig, VQVAEConfig, build_categorical, build_mixture,
-                              build_vqvae)
-from tests.test_vae import latent_sites
+from ppl_vae.runs import pair
+from helpers import latent_sites
 
 DIM = 12
 SIDE = 8  # the VQ-VAE's images: 8 x 8, a 2 x 2 grid of codes
 
 
-def binary_batch(n=5, dim=DIM):
-    return torch.bernoulli(torch.rand(n, dim, generator=torch.Generator().manual_seed(1)))
+binary_batch = partial(helpers.binary_batch, n=5, dim=DIM)
 
 
 def small_categorical(**kwargs):
     pyro.set_rng_seed(0)
-    return build_categorical(CategoricalConfig(variables=2, classes=3, hidden=[16], **kwargs), (DIM,))
+    return pair("categorical", (DIM,), variables=2, classes=3, hidden=[16], **kwargs)
 
 
 def small_mixture():
     pyro.set_rng_seed(0)
-    return build_mixture(MixtureConfig(clusters=3, latent=2, hidden=[16]), (DIM,))
+    return pair("gmvae", (DIM,), clusters=3, latent=2, hidden=[16])
 
 
 def small_vqvae(**kwargs):
     pyro.set_rng_seed(0)
-    return build_vqvae(VQVAEConfig(codes=6, code_dim=3, channels=[4, 8], prior_width=8, prior_layers=2, **kwargs),
-                       (SIDE, SIDE))
+    return pair("vqvae", (SIDE, SIDE), codes=6, code_dim=3, channels=[4, 8], prior_width=8, prior_layers=2, **kwargs)
 
 
 @pytest.mark.parametrize("build, dim, sites", [
@@ -89,7 +90,7 @@ def test_the_categorical_models_log_likelihood_is_the_sum_over_its_discrete_late
     model, guide = small_categorical()
     model.eval()
     guide.eval()
-    x = binary_batch(3)
+    x = binary_batch(n=3)
     with torch.no_grad():
         exact = []
         for values in product(range(3), repeat=2):
@@ -199,7 +200,7 @@ def test_the_straight_through_estimator_copies_the_decoders_gradient_to_the_enco
     """With the commitment term weighted 0, the encoder learns only through the straight-through estimator: its
     gradient is the decoder's gradient at z_q = e (a leaf here) pushed back through the encoder, exactly. (Eval
     mode, so that the step leaves the codebook as it was: in training the guide restarts unused codes.)"""
-    model, guide = small_vqvae(beta=0.0, code_prior="uniform")
+    model, guide = small_vqvae(commitment=0.0, code_prior="uniform")
     guide.eval()
     x = binary_batch(dim=SIDE * SIDE)
     Trace_ELBO().loss_and_grads(model, guide, x)
@@ -252,7 +253,7 @@ def test_the_discrete_variants_train_evaluate_and_sample_from_the_command_line(t
         assert main(["train", *flags, "--subset", "200", "--epochs", "1", "--runs-dir", str(tmp_path),
                      "--name", name]) == 0
         assert main(["evaluate", str(tmp_path / name), "--iw-samples", "10", "--test-images", "20"]) == 0
-    results = {name: rundir.read_json(tmp_path / name / rundir.EVALUATION) for name in runs}
+    results = {name: rundir.read_json(tmp_path / name / "evaluation-k10-n20.json") for name in runs}
     assert results["categorical"]["test_nll"] < -results["categorical"]["test_elbo"]
     assert 0.1 <= results["gmvae"]["test_cluster_accuracy"] <= 1 and "test_nll" in results["gmvae"]
     assert rundir.read_json(tmp_path / "gmvae" / rundir.CONFIG)["model"]["learn_weights"] is False
@@ -266,7 +267,7 @@ def test_the_discrete_variants_train_evaluate_and_sample_from_the_command_line(t
     assert main(["plot", str(tmp_path / "gmvae"), "--kind", "latent", "-o", str(tmp_path / "codes.png")]) == 0
     assert main(["plot", str(tmp_path / "categorical"), "--kind", "latent"]) == 2  # one-hot codes: refused
     with pytest.raises(ValueError, match="unknown code prior 'gaussian'"):  # from a config file, say
-        build_vqvae(VQVAEConfig(code_prior="gaussian"), (SIDE, SIDE))
+        pair("vqvae", (SIDE, SIDE), code_prior="gaussian")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -8,8 +8,8 @@ import pytest
 import torch
 from pyro.infer import RenyiELBO, Trace_ELBO, config_enumerate
 
-from guides.ppca import PPCAPosterior
-from models.ppca import PPCA
+from ppl_vae.guides.ppca import PPCAPosterior
+from ppl_vae.models.ppca import PPCA
 from ppl_vae.evaluate import log_likelihood
 
 DATA_DIM, LATENT_DIM, POINTS = 4, 2, 5

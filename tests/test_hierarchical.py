@@ -1,5 +1,7 @@
 """Hierarchical VAEs as model/guide pairs: matching latent sites, the Ladder VAE's merge, the NVAE's residual
 posterior, and the generic evaluator and trainer on all of them."""
+from functools import partial
+
 import math
 
 import matplotlib.pyplot as plt
@@ -7,18 +9,20 @@ import pyro
 import pyro.distributions as dist
 import pytest
 import torch
+
+import helpers
 from pyro import poutine
 from pyro.infer import Trace_ELBO
 
-from guides.gaussian import GaussianGuide
-from guides.ladder import precision_weighted
-from models.vae import VAE
+from ppl_vae.guides.gaussian import GaussianGuide
+from ppl_vae.guides.ladder import precision_weighted
+from ppl_vae.models.vae import VAE
 from ppl_vae import rundir
 from ppl_vae.cli import main
 from ppl_vae.evaluate import layer_statistics, log_likelihood, log_weights
 from ppl_vae.train import make_optimizer
-from ppl_vae.variants import (LadderConfig, NVAEConfig, TwoLayerConfig, build_ladder, build_nvae, build_two_layer)
-from tests.test_vae import latent_sites
+from ppl_vae.runs import pair
+from helpers import latent_sites
 
 DIM = 20
 SIDE = 8  # the NVAE's images: 8 x 8, latent groups at 2 x 2 and 4 x 4
@@ -26,21 +30,20 @@ SIDE = 8  # the NVAE's images: 8 x 8, latent groups at 2 x 2 and 4 x 4
 
 def small_two_layer():
     pyro.set_rng_seed(0)
-    return build_two_layer(TwoLayerConfig(latents=[6, 3], lower_hidden=[16], upper_hidden=[8]), (DIM,))
+    return pair("vae2", (DIM,), latents=[6, 3], lower_hidden=[16], upper_hidden=[8])
 
 
 def small_ladder(latents=(6, 4, 3)):
     pyro.set_rng_seed(0)
-    return build_ladder(LadderConfig(latents=list(latents), hidden=[16, 12, 8][: len(latents)]), (DIM,))
+    return pair("lvae", (DIM,), latents=list(latents), hidden=[16, 12, 8][: len(latents)])
 
 
 def small_nvae():
     pyro.set_rng_seed(0)
-    return build_nvae(NVAEConfig(groups=[1, 2], width=8, latent_channels=2), (SIDE, SIDE))
+    return pair("nvae", (SIDE, SIDE), groups=[1, 2], width=8, latent_channels=2)
 
 
-def binary_batch(n=5, dim=DIM):
-    return torch.bernoulli(torch.rand(n, dim, generator=torch.Generator().manual_seed(1)))
+binary_batch = partial(helpers.binary_batch, n=5, dim=DIM)
 
 
 # (pair builder, data dimension, the guide's latent sites: value shape for 5 images, event shape)
@@ -149,7 +152,7 @@ def test_the_two_layer_vae_trains_and_is_evaluated_from_the_command_line(tmp_pat
     run_dir = tmp_path / "two"
     assert rundir.read_json(run_dir / rundir.CONFIG)["train"]["elbo"] == "trace"
     assert main(["evaluate", str(run_dir), "--iw-samples", "50"]) == 0
-    results = rundir.read_json(run_dir / rundir.EVALUATION)
+    results = rundir.read_json(run_dir / "evaluation-k50.json")
     assert results["test_nll"] < -results["test_elbo"]
     assert {name: layer["units"] for name, layer in results["layers"].items()} == {"z1": 8, "z2": 4}
     assert main(["plot", str(run_dir), "--kind", "layers", "-o", str(tmp_path / "layers.png")]) == 0
@@ -164,9 +167,8 @@ def test_the_two_layer_vae_trains_and_is_evaluated_from_the_command_line(tmp_pat
 def test_a_layers_kl_is_the_closed_form_for_a_gaussian_guide_and_prior():
     """One layer, q(z | x) = N(mu, s^2) and p(z) = N(0, I): the Monte Carlo KL of layer_statistics is the closed form
     within 5 of its standard errors (the variance of log q - log p over the draws, estimated from the same draws)."""
-    from ppl_vae.variants import VAEConfig, build_vae
     pyro.set_rng_seed(0)
-    model, guide = build_vae(VAEConfig(latent=3, hidden=[16]), (DIM,))
+    model, guide = pair("vae", (DIM,), latent=3, hidden=[16])
     x = binary_batch()
     stats = layer_statistics(model, guide, [(x,)], num_particles=20000)
     q = poutine.trace(guide).get_trace(x).nodes["z"]["fn"].base_dist
@@ -223,7 +225,7 @@ def test_the_ladder_and_nvae_train_and_are_evaluated_from_the_command_line(tmp_p
     state = rundir.load_checkpoint(tmp_path / "lvae-plain")
     assert not any("running_mean" in key for key in [*state["model"], *state["guide"]])
     assert main(["evaluate", str(tmp_path / "nvae"), "--iw-samples", "20", "--test-images", "30"]) == 0
-    results = rundir.read_json(tmp_path / "nvae" / rundir.EVALUATION)
+    results = rundir.read_json(tmp_path / "nvae" / "evaluation-k20-n30.json")
     assert results["test_images"] == 30 and results["test_nll"] < -results["test_elbo"]
     assert {name: layer["units"] for name, layer in results["layers"].items()} == {"z1": 2 * 7 * 7, "z2": 2 * 14 * 14}
     samples = tmp_path / "samples.png"
@@ -244,5 +246,5 @@ def test_the_ladder_and_nvae_train_and_are_evaluated_on_cuda(tmp_path, name):
                  "--runs-dir", str(tmp_path), "--name", name]) == 0
     assert main(["evaluate", str(tmp_path / name), "--iw-samples", "100", "--test-images", "20", "--device",
                  "cuda"]) == 0
-    results = rundir.read_json(tmp_path / name / rundir.EVALUATION)
+    results = rundir.read_json(tmp_path / name / "evaluation-k100-n20.json")
     assert results["test_nll"] < -results["test_elbo"]

@@ -8,22 +8,25 @@ import torch.nn.functional as F
 from pyro import poutine
 from pyro.infer import TraceEnum_ELBO
 
-from guides.m2 import M2Guide
-from models.cvae import CVAE
-from models.m2 import M2
+from ppl_vae.guides.m2 import M2Guide
+from ppl_vae.models.cvae import CVAE
+from ppl_vae.models.m2 import M2
 from ppl_vae import plots, rundir
 from ppl_vae.data import DataConfig, Dataset
 from ppl_vae.evaluate import accuracy
 from ppl_vae.nets import mlp
 from ppl_vae.train import TrainConfig, fit
-from ppl_vae.variants import M2Config, build_m2, semi_supervised
+from ppl_vae.likelihoods import Likelihood
+from ppl_vae.models.m2 import M2Config
+from ppl_vae.runs import pair
+from ppl_vae.schemes import semi_supervised
 
 DIM, LATENT, CLASSES = 12, 3, 10
 
 
 def small_m2():
     pyro.set_rng_seed(0)
-    model = M2(mlp([LATENT + CLASSES, 16, DIM]), LATENT)
+    model = M2(mlp([LATENT + CLASSES, 16, DIM]), LATENT, CLASSES, Likelihood())
     guide = M2Guide(mlp([DIM, 16, CLASSES]), mlp([DIM + CLASSES, 16, 2 * LATENT]))
     return model, guide
 
@@ -77,9 +80,9 @@ def test_a_short_semi_supervised_training_classifies_far_above_chance(tmp_path):
     pyro.set_rng_seed(0)
     data = Dataset(DataConfig(subset=1000), seed=0)
     cfg = M2Config(labelled=100, init_std=0)
-    model, guide = build_m2(cfg, data.image_shape)
+    model, guide = pair("m2", data.image_shape, labelled=100, init_std=0)
     metrics = fit(model, guide, data, TrainConfig(epochs=3, elbo="enum"), tmp_path,
-                  training=semi_supervised(cfg, guide, data, seed=0))
+                  training=semi_supervised(cfg, model, guide, data, seed=0))
     best = rundir.load_checkpoint(tmp_path, rundir.BEST)
     assert best["epoch"] == max(metrics, key=lambda m: m["valid_accuracy"])["epoch"]
     guide.load_state_dict(best["guide"])
@@ -89,7 +92,7 @@ def test_a_short_semi_supervised_training_classifies_far_above_chance(tmp_path):
 @pytest.mark.parametrize("variant", ["m2", "cvae"])
 def test_a_sample_conditioned_on_a_class_uses_that_class(variant):
     pyro.set_rng_seed(0)
-    model = {"m2": M2, "cvae": CVAE}[variant](mlp([LATENT + CLASSES, 16, DIM]), LATENT)
+    model = {"m2": M2, "cvae": CVAE}[variant](mlp([LATENT + CLASSES, 16, DIM]), LATENT, CLASSES, Likelihood())
     three = F.one_hot(torch.full((4,), 3), CLASSES).float()
     pyro.set_rng_seed(5)
     images = plots.prior_means(model, 4, DIM, "cpu", three)
@@ -104,7 +107,7 @@ def test_the_cvae_trains_and_its_conditional_likelihood_is_estimated(tmp_path, c
     assert main(["train", "--model", "cvae", *flags, "--name", "cvae"]) == 0
     run_dir = tmp_path / "cvae"
     assert main(["evaluate", str(run_dir), "--iw-samples", "20"]) == 0
-    results = rundir.read_json(run_dir / rundir.EVALUATION)
+    results = rundir.read_json(run_dir / "evaluation-k20.json")
     assert results["test_nll"] < -results["test_elbo"]  # log p(x | y) estimated, above the ELBO
     assert main(["sample", str(run_dir), "--label", "7", "-n", "4", "-o", str(tmp_path / "sevens.png")]) == 0
     assert main(["plot", str(run_dir), "--kind", "latent"]) == 2
@@ -129,7 +132,8 @@ def test_an_analogy_holds_the_style_of_the_image_and_changes_its_class():
 def test_m1m2_is_m2_on_the_codes_of_its_m1(tmp_path, capsys):
     """M1+M2 trains M2 on the means of the trained VAE's q(z1 | x), as Gaussian features: the data its programs see
     are exactly those codes, the classifier is evaluated on them, and image-only commands refuse the run."""
-    from ppl_vae.cli import load_run, main
+    from ppl_vae.cli import main
+    from ppl_vae.runs import load_run
     flags = ["--subset", "500", "--hidden", "16", "--epochs", "1", "--runs-dir", str(tmp_path)]
     assert main(["train", "--model", "vae", *flags, "--latent", "4", "--name", "m1"]) == 0
     assert main(["train", "--model", "m1m2", *flags, "--latent", "2", "--labelled", "50", "--m1", str(tmp_path / "m1"),
@@ -149,7 +153,7 @@ def test_m1m2_is_m2_on_the_codes_of_its_m1(tmp_path, capsys):
 def test_supervised_only_steps_see_each_labelled_image_once_and_nothing_else():
     data = Dataset(DataConfig(subset=1000, binarize="none"), seed=0)
     cfg = M2Config(labelled=200, labelled_batch=50, supervised_only=True)
-    training = semi_supervised(cfg, None, data, seed=0)
+    training = semi_supervised(cfg, None, None, data, seed=0)
     batches = list(training.steps(100))
     assert [len(b) for b in batches] == [2] * 4  # (images, labels), 200 / 50 of them
     labelled = data.images["train"][data.balanced_subset(200, seed=0)]

@@ -1,7 +1,11 @@
 """The VAE as a model/guide pair: matching sites, the two ELBO estimators, beta, and learning on real MNIST."""
+from functools import partial
+
 import pyro
 import pytest
 import torch
+
+import helpers
 from pyro import poutine
 from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
 from pyro.poutine.util import site_is_subsample
@@ -9,23 +13,17 @@ from pyro.poutine.util import site_is_subsample
 from ppl_vae.data import DataConfig, Dataset
 from ppl_vae.evaluate import log_likelihood, mean_elbo
 from ppl_vae.train import ScaleLatents, TrainConfig, fit
-from ppl_vae.variants import VAEConfig, build_vae
+from ppl_vae.runs import pair
 
 DIM = 20
 
 
 def small_pair(seed=0, latent=3):
     pyro.set_rng_seed(seed)
-    return build_vae(VAEConfig(latent=latent, hidden=[16]), (DIM,))
+    return pair("vae", (DIM,), latent=latent, hidden=[16])
 
 
-def binary_batch(n=8, seed=1):
-    return torch.bernoulli(torch.rand(n, DIM, generator=torch.Generator().manual_seed(seed)))
-
-
-def latent_sites(trace):
-    return {name: (site["value"].shape, site["fn"].event_shape) for name, site in trace.nodes.items()
-            if site["type"] == "sample" and not site["is_observed"] and not site_is_subsample(site)}
+binary_batch = partial(helpers.binary_batch, dim=DIM)
 
 
 def test_model_and_guide_agree_on_latent_sites():
@@ -33,7 +31,7 @@ def test_model_and_guide_agree_on_latent_sites():
     x = binary_batch()
     guide_trace = poutine.trace(guide).get_trace(x)
     model_trace = poutine.trace(model).get_trace(x)
-    assert latent_sites(guide_trace) == latent_sites(model_trace) == {"z": (torch.Size([8, 3]), torch.Size([3]))}
+    assert helpers.latent_sites(guide_trace) == helpers.latent_sites(model_trace) == {"z": (torch.Size([8, 3]), torch.Size([3]))}
     assert model_trace.nodes["x"]["is_observed"]
 
 
@@ -74,7 +72,7 @@ def test_beta_scales_the_kl_term_only():
 def test_a_few_hundred_steps_raise_the_validation_elbo(tmp_path):
     pyro.set_rng_seed(0)
     data = Dataset(DataConfig(subset=1000), seed=0)
-    model, guide = build_vae(VAEConfig(), data.image_shape)
+    model, guide = pair("vae", data.image_shape)
     initial = mean_elbo(model, guide, data.batches("valid", 500, shuffle=False), TraceMeanField_ELBO())
     metrics = fit(model, guide, data, TrainConfig(epochs=30, batch_size=100), tmp_path)  # 300 steps
     # An untrained decoder says p = 1/2 per pixel: 784 log 2 = 543 nats. After 300 steps the VAE has learned the
@@ -88,7 +86,7 @@ def test_a_few_hundred_steps_raise_the_validation_elbo(tmp_path):
 def test_trains_on_cuda(tmp_path):
     pyro.set_rng_seed(0)
     data = Dataset(DataConfig(subset=500), device="cuda", seed=0)
-    model, guide = (m.cuda() for m in build_vae(VAEConfig(), data.image_shape))
+    model, guide = (m.cuda() for m in pair("vae", data.image_shape))
     metrics = fit(model, guide, data, TrainConfig(epochs=2, elbo="iwae", num_particles=4), tmp_path)
     assert metrics[-1]["valid_elbo"] > metrics[0]["valid_elbo"] - 5
     assert next(model.parameters()).is_cuda
