@@ -19,10 +19,9 @@ import torch.nn.functional as F
 from torch.distributions import Normal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ppl_vae.cli import load_run, tune_malloc  # noqa: E402
+from ppl_vae.runs import load_run, pair, tune_malloc  # noqa: E402
 from ppl_vae.data import DataConfig, Dataset  # noqa: E402
 from ppl_vae.evaluate import log_likelihood  # noqa: E402
-from ppl_vae.variants import VAEConfig, build_vae  # noqa: E402
 
 
 @torch.no_grad()
@@ -64,7 +63,7 @@ def main():
     else:
         data = Dataset(DataConfig(), seed=0)
         pyro.set_rng_seed(0)
-        model, guide = build_vae(VAEConfig(), data.image_shape)
+        model, guide = pair("vae", data.image_shape)
     images = data.images["test"][: args.images]
     contenders = {
         "ours (log_likelihood on Pyro traces)": lambda x: log_likelihood(

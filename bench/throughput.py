@@ -21,9 +21,9 @@ from torch.distributions import Normal, kl_divergence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ppl_vae.data import DataConfig, Dataset  # noqa: E402
+from ppl_vae.runs import pair  # noqa: E402
 from ppl_vae.train import (TrainConfig, elbo_step, latent_weighting, make_elbo, make_optimizer,  # noqa: E402
                            train_epoch)
-from ppl_vae.variants import VAEConfig, build_vae  # noqa: E402
 
 
 def plain_step(encoder, decoder, optimizer, x, analytic_kl):
@@ -59,12 +59,12 @@ def main():
 
     data = Dataset(DataConfig(), seed=0)
     pyro.set_rng_seed(0)
-    model, guide = build_vae(VAEConfig(), data.image_shape)
+    model, guide = pair("vae", data.image_shape)
     cfg = TrainConfig(batch_size=args.batch_size, elbo=args.elbo)
     elbo, optimizer = make_elbo(cfg.elbo, cfg.num_particles), make_optimizer(model, guide, cfg.lr)
     _, latent_scale = latent_weighting(cfg)  # as fit weights the KL term
     pyro.set_rng_seed(0)
-    plain_model, plain_guide = build_vae(VAEConfig(), data.image_shape)  # the same networks, trained by plain loops
+    plain_model, plain_guide = pair("vae", data.image_shape)  # the same networks, trained by plain loops
     encoder, decoder = plain_guide.encoder, plain_model.decoder
     params = [*encoder.parameters(), *decoder.parameters()]
     plain_adam = torch.optim.Adam(params, lr=cfg.lr)

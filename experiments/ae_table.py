@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from ppl_vae import rundir
+from ppl_vae.runs import load_config
 
 NOTES = {  # the notes' (train, valid) BCE
     "ae-2d": (125.04, 133.97), "ae-small-2d": (140.60, 144.94), "ae-small-2d-range": (141.77, 145.46),
@@ -20,12 +21,12 @@ def main():
     print("| run | epochs | hidden | code range | train BCE | valid BCE | test NLL (k = 5000) | notes: train / valid |")
     print("|---|---|---|---|---|---|---|---|")
     for run_dir in args.run_dirs:
-        config = rundir.read_json(run_dir / rundir.CONFIG)
+        config = load_config(run_dir)
         results = rundir.read_json(run_dir / rundir.EVALUATION)
         nll = f"{results['test_nll']:.2f} ± {results['test_nll_se']:.2f}" if "test_nll" in results else "—"
         notes = " / ".join(f"{v:.2f}" for v in NOTES[run_dir.name]) if run_dir.name in NOTES else "—"
         print(f"| {run_dir.name} | {config['train']['epochs']} | {config['model']['hidden']} | "
-              f"{config['model'].get('code_range') or '—'} | {-results['train_recon']:.2f} | "
+              f"{config['guide'].get('code_range') or '—'} | {-results['train_recon']:.2f} | "
               f"{-results['valid_recon']:.2f} | {nll} | {notes} |")
 
 

@@ -1,5 +1,5 @@
-"""Principal component analysis, with the encode/decode interface of a trained pair (plots.encoder_of, decoder_of),
-for side-by-side pictures. PCA is the linear autoencoder's optimum (Baldi & Hornik 1989) and probabilistic PCA's
+"""Principal component analysis, with the encode/decode interface of a trained pair (plots.latent_means and
+plots.decoded_means), for side-by-side pictures. PCA is the linear autoencoder's optimum (Baldi & Hornik 1989) and probabilistic PCA's
 limit as its noise goes to 0 (Tipping & Bishop 1999)."""
 import torch
 

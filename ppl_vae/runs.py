@@ -159,7 +159,11 @@ def build(config, image_shape, device):
         info = ModelInfo(model, cfg, tuple(image_shape), partial(entry.encoder, cfg, tuple(image_shape)))
         guide_cfg = (config_of(guide_entry.config, config["guide"], f"--guide {config['guide']['name']}")
                      if guide_entry.config else None)
-        guide = guide_entry.build(guide_cfg, info)
+        try:
+            guide = guide_entry.build(guide_cfg, info)
+        except AttributeError as e:  # the builder reads a setting or a network that this model has not
+            raise ValueError(f"--guide {config['guide']['name']} cannot be built for --model {config['variant']} "
+                             f"({e}); python run.py list names each variant's own guide") from None
     return model.to(device), guide.to(device)
 
 
@@ -346,16 +350,19 @@ def evaluate_run(model, guide, config, data, iw_samples, chunk_size, iw_batch_si
         print(f"{line} nats per image ({count} images, binarization {config['data']['binarize']})")
     print("(log p(x | z) with z ~ q(z | x) is the reconstruction term; minus it is the summed binary cross-entropy for "
           "Bernoulli pixels)")
+    test_images, test_labels = ((data.images["test"], data.labels["test"]) if first is None else
+                                (data.images["test"][first], data.labels["test"][first]))
     if "y" in guide_trace.nodes and not guide_trace.nodes["y"]["is_observed"]:  # a classifier q(y | x)
-        results["test_accuracy"] = evaluate.accuracy(guide, data.images["test"], data.labels["test"])
-        results["test_cluster_accuracy"] = evaluate.cluster_accuracy(guide, data.images["test"], data.labels["test"])
+        results["test_accuracy"] = evaluate.accuracy(guide, test_images, test_labels)
+        results["test_cluster_accuracy"] = evaluate.cluster_accuracy(guide, test_images, test_labels)
         print(f"test  accuracy {results['test_accuracy']:.4f} (the most probable y under q(y | x) read as the label); "
               f"as clusters {results['test_cluster_accuracy']:.4f} (each value of y matched to one label, the "
               "matching that scores best)")
     if "code" in guide_trace.nodes:  # a grid of discrete codes, 0..K-1 by the support of the model's prior
         _, model_trace = evaluate.traces(model, guide, *next(training.batches("test", 1, shuffle=False)))
         num_codes = int(model_trace.nodes["code"]["fn"].support.base_constraint.upper_bound) + 1
-        used, perplexity = evaluate.code_usage(guide, training.batches("test", batch_size, False), num_codes)
+        used, perplexity = evaluate.code_usage(guide, training.batches("test", batch_size, False, indices=first),
+                                               num_codes)
         results.update(test_codes_used=used, test_perplexity=perplexity)
         print(f"test  codes: {used} of {num_codes} used, perplexity {perplexity:.2f}")
     if point_masses:
@@ -368,10 +375,8 @@ def evaluate_run(model, guide, config, data, iw_samples, chunk_size, iw_batch_si
                   f"units active (Cov_x E_q[u | x] > 0.01; first {LAYER_IMAGES} test images, {LAYER_PARTICLES} "
                   "draws each)")
     if iw_samples and not point_masses:
-        count = len(data.images["test"]) if first is None else len(first)
-        indices = torch.arange(count, device=data.images["test"].device)
-        log_px = iw_log_likelihoods(model, guide, training.batches("test", iw_batch_size, False, indices=indices),
-                                    count, iw_samples, chunk_size)
+        log_px = iw_log_likelihoods(model, guide, training.batches("test", iw_batch_size, False, indices=first),
+                                    len(test_images), iw_samples, chunk_size)
         nll = -log_px
         results.update(iw_samples=iw_samples, test_images=len(nll), test_nll=nll.mean().item(),
                        test_nll_se=(nll.std() / len(nll) ** 0.5).item())

@@ -36,8 +36,8 @@ def test_the_baseline_scores_exactly_the_hidden_pixels():
 
 
 def test_the_seen_pixels_are_not_scored():
-    """Changing the seen pixels of the target changes the programs' inputs, not what they score: with the input
-    held, the CVAE's log-likelihood terms are those of the hidden pixels only."""
+    """The CVAE's likelihood term is the log-probability of the hidden pixels only: the sum of the per-pixel terms
+    over the hidden mask, the seen pixels' terms left out."""
     pyro.set_rng_seed(0)
     model, guide = pair("completion", (28, 28), quadrants=2, latent=3, hidden=[16])
     x = torch.rand(4, 784, generator=torch.Generator().manual_seed(2))
