@@ -34,12 +34,6 @@ RESUMABLE = {"train.epochs", "device"}  # what may change when a run is resumed
 DEFAULT_IW_SAMPLES = 5000
 
 
-def owners(cls):
-    """Who has the options of a config class, for the help: variants of a model config, guides of a guide config."""
-    return ([f"--model {name}" for name, v in VARIANTS.items() if v.model.config is cls]
-            + [f"--guide {name}" for name, g in GUIDES.items() if g.config is cls])
-
-
 def build_parser():
     parser = argparse.ArgumentParser(prog="run.py", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -54,8 +48,8 @@ def build_parser():
                            help="the guide, in place of the variant's own (python run.py list)")
     options.add_flags(train_cmd, "train", [TrainConfig], lambda cls: [])
     options.add_flags(train_cmd, "data", [DataConfig], lambda cls: [])
-    options.add_flags(train_cmd, "model", list(dict.fromkeys(v.model.config for v in VARIANTS.values())), owners)
-    options.add_flags(train_cmd, "guide", [g.config for g in GUIDES.values() if g.config], owners)
+    options.add_flags(train_cmd, "model", list(dict.fromkeys(v.model.config for v in VARIANTS.values())), runs.owners)
+    options.add_flags(train_cmd, "guide", [g.config for g in GUIDES.values() if g.config], runs.owners)
     train_cmd.add_argument("--seed", type=int, default=argparse.SUPPRESS, help="seed of networks, batches, samples")
     train_cmd.add_argument("--config", type=Path, help="start from this config.json (flags override it)")
     train_cmd.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run from its last checkpoint")

@@ -88,4 +88,3 @@ def add_flags(parser, section, config_classes, owners):
             else:
                 kwargs["metavar"] = entry["name"].upper()
         parser.add_argument(flag, **kwargs)
-    return {flag: (section, entry["name"]) for flag, entry in flags.items()}

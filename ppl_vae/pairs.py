@@ -49,7 +49,7 @@ def latent_sites(trace):
             if site["type"] == "sample" and not site["is_observed"] and not site_is_subsample(site)}
 
 
-def describe(fn):
+def site_summary(fn):
     """A latent site as a line names it: its event shape and support."""
     return f"event shape {tuple(fn.event_shape)}, support {fn.support}"
 
@@ -72,6 +72,6 @@ def check_pair(model, guide, batch):
         other, value = model_trace.nodes[name]["fn"], guide_trace.nodes[name]["value"]
         # the support is checked on the guide's draw: a point mass (Delta) is a density on the reals, whatever it holds
         if fn.event_shape != other.event_shape or not other.support.check(value).all():
-            raise ValueError(f"the guide does not fit the model at site {name!r}: the model's has {describe(other)}, "
-                             f"the guide's {describe(fn)}" + ("" if fn.event_shape != other.event_shape else
+            raise ValueError(f"the guide does not fit the model at site {name!r}: the model's has {site_summary(other)}, "
+                             f"the guide's {site_summary(fn)}" + ("" if fn.event_shape != other.event_shape else
                                                               ", and its draws lie outside the model's support"))

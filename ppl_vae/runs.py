@@ -78,10 +78,21 @@ def configure(variant=DEFAULT_VARIANT, guide=None, seed=0, **sections):
     return config
 
 
+def config_classes():
+    """Every config class whose fields are options: data, training, each model's and each guide's."""
+    return list(dict.fromkeys([DataConfig, TrainConfig, *(v.model.config for v in VARIANTS.values()),
+                               *(g.config for g in GUIDES.values() if g.config)]))
+
+
 def flag(name):
     """The command-line flag of an option, by its field's name."""
-    classes = [DataConfig, TrainConfig, *(v.model.config for v in VARIANTS.values()), *(g.config for g in GUIDES.values())]
-    return next((options.flag_of(cls, name) for cls in classes if options.flag_of(cls, name)), name)
+    return next((options.flag_of(cls, name) for cls in config_classes() if options.flag_of(cls, name)), name)
+
+
+def owners(cls):
+    """Who has the options of a config class: the variants of a model config, the guides of a guide config."""
+    return ([f"--model {name}" for name, v in VARIANTS.items() if v.model.config is cls]
+            + [f"--guide {name}" for name, g in GUIDES.items() if g.config is cls])
 
 
 def update(config, section, values):
@@ -93,13 +104,9 @@ def update(config, section, values):
         owner = {"model": f"--model {config['variant']}", "guide": f"--guide {config['guide']['name']}",
                  "data": "the data", "train": "training"}[section]
         valid = ", ".join(flag(name) for name in config[section] if name != "name")
-        having = ([f"--model {v}" for v, entry in VARIANTS.items() if unknown[0] in entry.model.config.__dataclass_fields__]
-                  if section == "model" else
-                  [f"--guide {g}" for g, entry in GUIDES.items()
-                   if entry.config and unknown[0] in entry.config.__dataclass_fields__] if section == "guide" else [])
-        raise ValueError(f"{', '.join(map(flag, unknown))}: not an option of {owner} "
-                         f"(its options: {valid or 'none'})" + (f"; {flag(unknown[0])} is of {' | '.join(having)}"
-                                                                 if having else ""))
+        having = [owner for cls in config_classes() if unknown[0] in cls.__dataclass_fields__ for owner in owners(cls)]
+        raise ValueError(f"{', '.join(map(flag, unknown))}: not an option of {owner} (its options: {valid or 'none'})"
+                         + (f"; {flag(unknown[0])} is of {' | '.join(having)}" if having else ""))
     config[section].update(values)
 
 
