@@ -4,6 +4,11 @@
 
 so the posterior's correlations between latent units are represented, which the mean-field guide cannot do: the
 ELBO's gap to log p(x) shrinks by what those correlations are worth (the approximation gap, Cremer et al. 2018).
+
+The encoder's outputs for the entries below the diagonal start at 0 (their weights and biases zeroed), so the guide
+starts as the mean-field one and learns the correlations from there: with PyTorch's default initialization the
+d(d - 1) / 2 = 1225 entries of a 50-unit latent start as random numbers of the size of the diagonal's, a covariance
+far from any posterior.
 """
 import pyro
 import pyro.distributions as dist
@@ -21,6 +26,11 @@ class FullCovarianceGuide(nn.Module):
         self.latent_dim = latent_dim
         self.register_buffer("rows", torch.tril_indices(latent_dim, latent_dim)[0], persistent=False)
         self.register_buffer("cols", torch.tril_indices(latent_dim, latent_dim)[1], persistent=False)
+        last = [m for m in encoder.modules() if isinstance(m, nn.Linear)][-1]
+        below_diagonal = latent_dim + (self.rows != self.cols).nonzero().flatten()
+        with torch.no_grad():
+            last.weight[below_diagonal] = 0.0
+            last.bias[below_diagonal] = 0.0
 
     def forward(self, x):
         pyro.module("encoder", self.encoder)

@@ -2,34 +2,18 @@
 training, each model's and each guide's); a run writes its whole configuration to runs/<name>/config.json, from
 which it can be re-run or resumed. The work itself is ppl_vae/runs.py's."""
 import argparse
-import inspect
 import math
 import sys
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
-from pyro import poutine
 
-from ppl_vae import options, plots, rundir, runs
-from ppl_vae.data import DataConfig, DataError, as_images
-from ppl_vae.likelihoods import GREY_LIKELIHOODS
-from ppl_vae.pca import PCA
+from ppl_vae import figures, options, rundir, runs
+from ppl_vae.data import DataConfig, DataError
 from ppl_vae.train import TrainConfig
 from ppl_vae.variants import GUIDES, VARIANTS
 
-PLOT_KINDS = {
-    "latent": "codes of the test digits colored by digit (2-D, else their first two principal components)",
-    "manifold": "images decoded from a grid of 2-D codes through the inverse normal CDF",
-    "traversal": "one row per most active latent unit, swept from -3 to 3 around a test digit's code",
-    "interpolation": "images decoded along straight lines between the codes of pairs of test digits",
-    "samples": "means of p(x | z) for z from the prior",
-    "analogies": "class-conditional models (cvae, m2): test digits, each beside its style z decoded with y = 0..9",
-    "layers": "each latent site's KL term and fraction of active units, a row for each run",
-}
-PCA_KINDS = ("latent", "interpolation")
-CODE_KINDS = ("latent", "manifold", "traversal", "interpolation")  # pictures of the codes z of a one-layer model
 RESUMABLE = {"train.epochs", "device"}  # what may change when a run is resumed
 DEFAULT_IW_SAMPLES = 5000
 
@@ -85,8 +69,8 @@ def build_parser():
                             help="a model with classes: one row of -n samples for each of these (default all)")
     plot_cmd = commands.add_parser("plot", help="pictures of trained runs side by side, one panel per run")
     plot_cmd.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
-    plot_cmd.add_argument("--kind", choices=PLOT_KINDS, required=True,
-                          help="; ".join(f"{kind}: {text}" for kind, text in PLOT_KINDS.items()))
+    plot_cmd.add_argument("--kind", choices=figures.KINDS, required=True,
+                          help="; ".join(f"{kind}: {text}" for kind, text in figures.KINDS.items()))
     plot_cmd.add_argument("--pca", action="store_true",
                           help="add a PCA panel fitted on the first run's training images (kinds latent, interpolation)")
     plot_cmd.add_argument("-o", "--output", type=Path, help="PNG to write (default FIRST_RUN_DIR/KIND.png)")
@@ -184,18 +168,7 @@ def evaluate_images(args, device):
     refuse_existing([output], args.overwrite)
     rundir.check_writable(args.run_dir)
     config, model, guide, _ = runs.load_run(args.run_dir, device, with_data=False)
-    arrays = runs.read_images(args.images)
-    x, _ = as_images(arrays, None, str(args.images))
-    if x.shape[1] != math.prod(config["image_shape"]):
-        raise DataError(f"{args.images}: images of {x.shape[1]} pixels; the run's pair takes "
-                        f"{' x '.join(map(str, config['image_shape']))}")
-    grey = ((x > 0) & (x < 1)).any()
-    likelihood = config["model"].get("likelihood", "bernoulli")
-    if grey and likelihood not in GREY_LIKELIHOODS:
-        raise DataError(f"{args.images}: grey values (not only 0 and 1), which are not Bernoulli data; this run's "
-                        f"likelihood is {likelihood}: binarize the images, or train with --likelihood "
-                        "continuous-bernoulli")
-    x = torch.from_numpy(x).to(device)
+    x = runs.read_images(args.images, model, config["image_shape"], device)
     log_px = runs.iw_log_likelihoods(model, guide, ((batch,) for batch in x.split(args.iw_batch_size)), len(x),
                                      args.iw_samples or DEFAULT_IW_SAMPLES, args.chunk_size)
     rundir.atomic_write(output, lambda f: np.save(f, log_px.numpy()))
@@ -209,96 +182,16 @@ def cmd_sample(args):
     output = args.output or args.run_dir / f"samples-seed{args.seed}.png"
     refuse_existing([output], args.overwrite)
     config, model, _, _ = runs.load_run(args.run_dir, device, with_data=False)
-    require_images(config, args.run_dir)
+    figures.require_images(config, args.run_dir)
     torch.manual_seed(args.seed)
     runs.save_samples(output, model, args.label, args.n, math.prod(config["image_shape"]), config["image_shape"],
                       device)
     print(f"wrote {output}")
     return 0
 def cmd_plot(args):
-    device = runs.resolve_device(args.device)
-    if args.pca and args.kind not in PCA_KINDS:
-        raise ValueError(f"--pca goes with --kind {' or '.join(PCA_KINDS)}, not {args.kind}")
-    if args.kind == "layers":
-        return plot_layers(args, device)
-    caption = f"\n{plots.CAPTIONS[args.kind]}" if args.kind in plots.CAPTIONS else ""
-    panels = {}
-    for run_dir in args.run_dirs:
-        config, model, guide, data = runs.load_run(run_dir, device)
-        require_images(config, run_dir)
-        parameters = inspect.signature(model.forward).parameters
-        if args.kind == "analogies" and "y" not in parameters:
-            raise ValueError(f"{run_dir}: --kind analogies needs a class-conditional model, not {runs.describe(config)}")
-        mandatory = [p for p in parameters.values() if p.default is p.empty]
-        if args.kind != "analogies" and len(mandatory) > 1:
-            raise ValueError(f"{run_dir}: the {runs.describe(config)} model takes more than images (its labels, say); "
-                             "plot draws models of images alone, but --kind analogies")
-        if args.kind in CODE_KINDS:
-            sites = {name: site for name, site in poutine.trace(guide).get_trace(data.images["test"][:1]).nodes.items()
-                     if site["type"] == "sample" and not site["is_observed"]}
-            if plots.LATENT not in sites:
-                raise ValueError(f"{run_dir}: --kind {args.kind} draws the codes z of a one-layer model; the "
-                                 f"{runs.describe(config)} model's latents are {', '.join(sites)} (try samples or layers)")
-            code = sites[plots.LATENT]["fn"]
-            if len(code.event_shape) != 1 or code.support.is_discrete:
-                kind = "discrete" if code.support.is_discrete else "real"
-                raise ValueError(f"{run_dir}: --kind {args.kind} draws codes z that are vectors of real numbers; the "
-                                 f"{runs.describe(config)} model's z is {kind}, of shape {tuple(code.event_shape)} (try "
-                                 "samples)")
-            size = code.event_shape[0]
-        if args.pca and not panels:
-            pca = PCA(data.images["train"], size)
-            panels[f"PCA, {size} components{caption}"] = plot_panel(args.kind, pca.encode, pca.decode,
-                                                                     data.images["test"])
-        latent = f", {size}-D latent" if args.kind in CODE_KINDS else ""
-        title = f"{run_dir.name}: {runs.describe(config)}{latent}{caption}"
-        if args.kind == "samples":
-            panels[title] = plots.prior_means(model, 64, data.dim, device)
-        elif args.kind == "analogies":
-            rows = plots.ANALOGY_ROWS
-            panels[title] = plots.analogies(model, guide, data.images["test"][:rows],
-                                            data.one_hot(data.labels["test"][:rows]))
-        else:
-            encode, decode = partial(plots.latent_means, guide), partial(plots.decoded_means, model, data_dim=data.dim)
-            panels[title] = plot_panel(args.kind, encode, decode, data.images["test"])
-    output = args.output or args.run_dirs[0] / f"{args.kind}.png"
-    if args.kind == "latent":
-        plots.save_latent_scatter(output, panels, data.labels["test"])
-    else:
-        plots.save_image_panels(output, panels, data.image_shape, ncols=plots.PANEL_COLUMNS[args.kind])
+    output = figures.save_plot(args.run_dirs, args.kind, runs.resolve_device(args.device), args.pca, args.output)
     print(f"wrote {output}")
     return 0
-
-
-def plot_layers(args, device):
-    layers = {}
-    for run_dir in args.run_dirs:
-        config, model, guide, data = runs.load_run(run_dir, device)
-        layers[run_dir.name] = runs.layer_statistics(model, guide, runs.training_of(config, model, guide, data))
-    output = args.output or args.run_dirs[0] / "layers.png"
-    plots.save_layers(output, layers)
-    print(f"wrote {output}")
-    return 0
-
-
-def require_images(config, run_dir):
-    if len(config["image_shape"]) != 2:
-        raise ValueError(f"{run_dir}: the {runs.describe(config)} model's data are vectors of features, not images")
-
-
-def plot_panel(kind, encode, decode, test_images):
-    """What one panel of a `kind` picture shows, from an encoder and a decoder (of a run, or PCA's)."""
-    codes = encode(test_images)
-    if kind == "latent":
-        return plots.plane(codes)
-    if kind == "interpolation":
-        return decode(plots.interpolation_codes(codes, plots.INTERPOLATION_PAIRS, plots.PANEL_COLUMNS[kind]))
-    if kind == "manifold":
-        if codes.shape[1] != 2:
-            raise ValueError(f"--kind manifold needs a 2-D latent, this run's has {codes.shape[1]}; try traversal")
-        return decode(plots.normal_grid(plots.PANEL_COLUMNS[kind]).to(codes))
-    values = torch.linspace(-3, 3, plots.PANEL_COLUMNS[kind])
-    return decode(plots.traversal_codes(codes[0], codes, plots.TRAVERSAL_UNITS, values))
 
 
 def cmd_list(args):

@@ -16,7 +16,6 @@ from torch import nn
 from ppl_vae.options import option
 
 LIKELIHOODS = ("bernoulli", "continuous-bernoulli", "gaussian")
-GREY_LIKELIHOODS = ("continuous-bernoulli", "gaussian")  # densities of intensities in [0, 1]
 
 
 class Likelihood(nn.Module):

@@ -13,8 +13,8 @@ A configuration is a plain dict, written to the run folder as config.json:
 """
 import ctypes
 import hashlib
-import importlib
 import importlib.util
+import math
 import shutil
 import sys
 import time
@@ -25,11 +25,12 @@ from pathlib import Path
 
 import numpy as np
 import pyro
+import pyro.distributions as dist
 import torch
 from pyro import poutine
 
 from ppl_vae import evaluate, options, plots, rundir
-from ppl_vae.data import DataConfig, DataError, Dataset
+from ppl_vae.data import DataConfig, DataError, Dataset, as_images
 from ppl_vae.pairs import ModelInfo, check_pair
 from ppl_vae.train import TrainConfig, Training, fit, make_elbo, progress
 from ppl_vae.variants import GUIDES, VARIANTS
@@ -392,18 +393,29 @@ def evaluate_run(model, guide, config, data, iw_samples, chunk_size, iw_batch_si
     return results, log_px
 
 
-def read_images(path):
-    """The images of a user's .npz: its one array, or x_test."""
+def read_images(path, model, image_shape, device):
+    """A user's images to score with a run's model, from an .npz of one array (or with x_test), as the model's data:
+    refused where their size is not the model's, or where they are grey and the model's pixels are Bernoulli (grey
+    values are not Bernoulli data)."""
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = dict(npz)
     except Exception as e:  # a missing file, or zip and format errors from numpy
         raise DataError(f"{path}: not a readable .npz file ({e})") from None
-    if len(arrays) == 1:
-        return next(iter(arrays.values()))
-    if "x_test" not in arrays:
+    if len(arrays) != 1 and "x_test" not in arrays:
         raise DataError(f"{path}: holds {', '.join(arrays)}; expected one array of images, or x_test")
-    return arrays["x_test"]
+    x, _ = as_images(arrays["x_test"] if "x_test" in arrays else next(iter(arrays.values())), None, str(path))
+    if x.shape[1] != math.prod(image_shape):
+        raise DataError(f"{path}: images of {x.shape[1]} pixels; the run's pair takes "
+                        f"{' x '.join(map(str, image_shape))}")
+    x = torch.from_numpy(x).to(device)
+    pixels = poutine.trace(model).get_trace(x[:1]).nodes[plots.OBSERVED]["fn"]
+    while hasattr(pixels, "base_dist"):
+        pixels = pixels.base_dist
+    if isinstance(pixels, dist.Bernoulli) and ((x > 0) & (x < 1)).any():
+        raise DataError(f"{path}: grey values (not only 0 and 1), which are not Bernoulli data, and this run's "
+                        "pixels are Bernoulli: binarize the images, or train with --likelihood continuous-bernoulli")
+    return x
 
 
 def counted(batches, bar):

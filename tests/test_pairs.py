@@ -4,11 +4,9 @@ import json
 import math
 import re
 import shlex
-import warnings
 from pathlib import Path
 
 import numpy as np
-import pyro
 import pyro.distributions as dist
 import pytest
 import torch
@@ -63,6 +61,13 @@ def test_the_full_covariance_guide_scores_its_draws_with_the_cholesky_factor_it_
     assert torch.allclose(site["fn"].loc, params[:, :3])
     explicit = dist.MultivariateNormal(params[:, :3], covariance_matrix=tril @ tril.transpose(-1, -2))
     assert torch.allclose(site["fn"].log_prob(site["value"]), explicit.log_prob(site["value"]), atol=1e-4)
+
+
+def test_the_full_covariance_guide_starts_as_the_mean_field_one():
+    model, guide = runs.pair("vae", (20,), guide="fullcov", latent=3, hidden=[16])
+    tril = poutine.trace(guide).get_trace(torch.rand(4, 20)).nodes["z"]["fn"].scale_tril
+    assert torch.equal(tril, torch.diag_embed(tril.diagonal(dim1=-2, dim2=-1)))
+    assert (tril.diagonal(dim1=-2, dim2=-1) > 0).all()
 
 
 def test_the_flow_guide_density_is_the_base_density_less_the_log_jacobians():

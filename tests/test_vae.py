@@ -8,7 +8,6 @@ import torch
 import helpers
 from pyro import poutine
 from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
-from pyro.poutine.util import site_is_subsample
 
 from ppl_vae.data import DataConfig, Dataset
 from ppl_vae.evaluate import log_likelihood, mean_elbo

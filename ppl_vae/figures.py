@@ -1,0 +1,108 @@
+"""Pictures of trained runs side by side, one panel per run (`run.py plot`): which picture a run's pair can have,
+and what each panel shows. The drawing itself is plots.py's."""
+import inspect
+from functools import partial
+from pathlib import Path
+
+import torch
+from pyro import poutine
+
+from ppl_vae import plots, runs
+from ppl_vae.pairs import latent_sites
+from ppl_vae.pca import PCA
+
+KINDS = {
+    "latent": "codes of the test digits colored by digit (2-D, else their first two principal components)",
+    "manifold": "images decoded from a grid of 2-D codes through the inverse normal CDF",
+    "traversal": "one row per most active latent unit, swept from -3 to 3 around a test digit's code",
+    "interpolation": "images decoded along straight lines between the codes of pairs of test digits",
+    "samples": "means of p(x | z) for z from the prior",
+    "analogies": "class-conditional models (cvae, m2): test digits, each beside its style z decoded with y = 0..9",
+    "layers": "each latent site's KL term and fraction of active units, a row for each run",
+}
+PCA_KINDS = ("latent", "interpolation")
+CODE_KINDS = ("latent", "manifold", "traversal", "interpolation")  # pictures of the codes z of a one-layer model
+
+
+def require_images(config, run_dir):
+    if len(config["image_shape"]) != 2:
+        raise ValueError(f"{run_dir}: the {runs.describe(config)} model's data are vectors of features, not images")
+
+
+def code_size(kind, run_dir, config, model, guide, test_images):
+    """The size of the run's code z for a picture of the codes, with one clear line where the pair cannot have the
+    picture of this kind; None for the other kinds."""
+    require_images(config, run_dir)
+    parameters = inspect.signature(model.forward).parameters
+    if kind == "analogies" and "y" not in parameters:
+        raise ValueError(f"{run_dir}: --kind analogies needs a class-conditional model, not {runs.describe(config)}")
+    if kind != "analogies" and len([p for p in parameters.values() if p.default is p.empty]) > 1:
+        raise ValueError(f"{run_dir}: the {runs.describe(config)} model takes more than images (its labels, say); "
+                         "plot draws models of images alone, but --kind analogies")
+    if kind not in CODE_KINDS:
+        return None
+    sites = latent_sites(poutine.trace(guide).get_trace(test_images[:1]))
+    if plots.LATENT not in sites:
+        raise ValueError(f"{run_dir}: --kind {kind} draws the codes z of a one-layer model; the "
+                         f"{runs.describe(config)} model's latents are {', '.join(sites)} (try samples or layers)")
+    code = sites[plots.LATENT]
+    if len(code.event_shape) != 1 or code.support.is_discrete:
+        what = "discrete" if code.support.is_discrete else "real"
+        raise ValueError(f"{run_dir}: --kind {kind} draws codes z that are vectors of real numbers; the "
+                         f"{runs.describe(config)} model's z is {what}, of shape {tuple(code.event_shape)} (try "
+                         "samples)")
+    return code.event_shape[0]
+
+
+def save_plot(run_dirs, kind, device, pca=False, output=None):
+    """The picture of `kind` of each run, side by side (with pca, a PCA panel first); returns the PNG's path."""
+    if pca and kind not in PCA_KINDS:
+        raise ValueError(f"--pca goes with --kind {' or '.join(PCA_KINDS)}, not {kind}")
+    output = Path(output or Path(run_dirs[0]) / f"{kind}.png")
+    if kind == "layers":
+        layers = {}
+        for run_dir in run_dirs:
+            config, model, guide, data = runs.load_run(run_dir, device)
+            layers[Path(run_dir).name] = runs.layer_statistics(model, guide,
+                                                               runs.training_of(config, model, guide, data))
+        plots.save_layers(output, layers)
+        return output
+    caption = f"\n{plots.CAPTIONS[kind]}" if kind in plots.CAPTIONS else ""
+    panels = {}
+    for run_dir in run_dirs:
+        config, model, guide, data = runs.load_run(run_dir, device)
+        size = code_size(kind, run_dir, config, model, guide, data.images["test"])
+        if pca and not panels:
+            fitted = PCA(data.images["train"], size)
+            panels[f"PCA, {size} components{caption}"] = panel(kind, fitted.encode, fitted.decode, data.images["test"])
+        latent = f", {size}-D latent" if size else ""
+        title = f"{Path(run_dir).name}: {runs.describe(config)}{latent}{caption}"
+        if kind == "samples":
+            panels[title] = plots.prior_means(model, 64, data.dim, device)
+        elif kind == "analogies":
+            rows = plots.ANALOGY_ROWS
+            panels[title] = plots.analogies(model, guide, data.images["test"][:rows],
+                                            data.one_hot(data.labels["test"][:rows]))
+        else:
+            encode, decode = partial(plots.latent_means, guide), partial(plots.decoded_means, model, data_dim=data.dim)
+            panels[title] = panel(kind, encode, decode, data.images["test"])
+    if kind == "latent":
+        plots.save_latent_scatter(output, panels, data.labels["test"])
+    else:
+        plots.save_image_panels(output, panels, data.image_shape, ncols=plots.PANEL_COLUMNS[kind])
+    return output
+
+
+def panel(kind, encode, decode, test_images):
+    """What one panel of a `kind` picture shows, from an encoder and a decoder (of a run, or PCA's)."""
+    codes = encode(test_images)
+    if kind == "latent":
+        return plots.plane(codes)
+    if kind == "interpolation":
+        return decode(plots.interpolation_codes(codes, plots.INTERPOLATION_PAIRS, plots.PANEL_COLUMNS[kind]))
+    if kind == "manifold":
+        if codes.shape[1] != 2:
+            raise ValueError(f"--kind manifold needs a 2-D latent, this run's has {codes.shape[1]}; try traversal")
+        return decode(plots.normal_grid(plots.PANEL_COLUMNS[kind]).to(codes))
+    values = torch.linspace(-3, 3, plots.PANEL_COLUMNS[kind])
+    return decode(plots.traversal_codes(codes[0], codes, plots.TRAVERSAL_UNITS, values))
