@@ -3,7 +3,7 @@
 # Gaussian, the full-covariance Gaussian and the inverse-autoregressive-flow guide, trained alike (dynamically
 # binarized MNIST, 15 epochs, batch 100, Adam 1e-3, Trace_ELBO for all three, seed 0). (2) Grey MNIST (--binarize
 # none) with the Bernoulli and the continuous Bernoulli likelihood (Loaiza-Ganem & Cunningham 2019), and their
-# samples side by side. Each run is evaluated on the first 2000 test images with k = 1000; table by
+# samples side by side (experiments/cb_samples.py). Each run is evaluated on the first 2000 test images with k = 1000; table by
 # experiments/guides_likelihoods_table.py.
 #
 #   bash experiments/guides_likelihoods.sh        # about 45 min on a 2-core CPU
@@ -21,5 +21,5 @@ for likelihood in bernoulli continuous-bernoulli; do
   train --model vae --binarize none --likelihood "$likelihood" --name "grey-$likelihood"
   evaluate "grey-$likelihood"
 done
-$PY run.py plot runs/grey-bernoulli runs/grey-continuous-bernoulli --kind samples -o docs/continuous-bernoulli-samples.png
+$PY experiments/cb_samples.py runs/grey-bernoulli runs/grey-continuous-bernoulli -o docs/continuous-bernoulli-samples.png
 $PY experiments/guides_likelihoods_table.py
