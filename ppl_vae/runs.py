@@ -13,6 +13,7 @@ A configuration is a plain dict, written to the run folder as config.json:
 """
 import ctypes
 import hashlib
+import importlib
 import importlib.util
 import math
 import shutil
@@ -133,9 +134,12 @@ def user_build(config):
     if now["sha256"] != source["sha256"]:
         print(f"warning: {source['path']} has changed since this run was configured (SHA-256 {source['sha256'][:12]}"
               f" then, {now['sha256'][:12]} now)", file=sys.stderr)
-    module_spec = importlib.util.spec_from_file_location(Path(source["path"]).stem, source["path"])
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    if path.endswith(".py"):
+        module_spec = importlib.util.spec_from_file_location(Path(source["path"]).stem, source["path"])
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+    else:  # imported by its name, so that the module's own imports (relative ones too) resolve
+        module = importlib.import_module(path)
     if not callable(getattr(module, name, None)):
         raise ValueError(f"--model {spec}: {source['path']} has no function {name}(image_shape)")
     return getattr(module, name)

@@ -221,3 +221,17 @@ def test_a_bad_option_in_a_config_file_is_named_with_the_valid_ones(tmp_path, ca
     path.write_text(json.dumps({**runs.configure("vae"), "train": {"lr_decay": 0.5}}))
     assert main(["train", "--config", str(path), "--runs-dir", str(tmp_path / "runs")]) == 2
     assert "lr_decay: not an option of training" in capsys.readouterr().err
+
+
+def test_a_pair_from_an_importable_module_with_relative_imports_trains(tmp_path, monkeypatch):
+    (source,) = readme_blocks("Write your own pair", "python")
+    package = tmp_path / "mypairs"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "networks.py").write_text(source)
+    (package / "pair.py").write_text("from .networks import build\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["train", "--model", "mypairs.pair:build", *QUICK, "--epochs", "1", "--runs-dir",
+                 str(tmp_path / "runs"), "--name", "m"]) == 0
+    assert rundir.read_json(tmp_path / "runs" / "m" / "config.json")["pair_file"]["path"] == str(package / "pair.py")
+    assert main(["evaluate", str(tmp_path / "runs" / "m"), "--iw-samples", "5"]) == 0
