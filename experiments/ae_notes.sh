@@ -6,7 +6,7 @@
 # seed 0. Then the summed BCE per image on the training and validation images (experiments/ae_table.py) and the
 # figures in docs/. A 20-D VAE gives the traversal picture.
 #
-#   bash experiments/ae_notes.sh        # about 40 min on a 2-core CPU
+#   bash experiments/ae_notes.sh        # about 40 min on a 2-core CPU alone, an hour beside another run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
