@@ -2,7 +2,7 @@
 number N of labelled images (mean ± standard deviation where several seeds were run), beside Pyro's example and
 Kingma et al. 2014 (their test errors as accuracies); then the notes' 10 000-label experiment.
 
-    python experiments/m2_table.py [RUNS_DIR]      (the runs of experiments/m2_grid.sh)
+    python experiments/m2_table.py [RUNS_DIR]      (the runs of experiments/m2_grid.sh and m2_schedules.sh)
 """
 import statistics
 import sys
@@ -11,7 +11,8 @@ from pathlib import Path
 from ppl_vae import rundir
 
 LABELLED = (100, 600, 1000, 3000)
-COLUMNS = {"M2, alpha 46": "m2-{n}-s*", "M2, alpha 460": "m2-{n}-a460-s*", "M1+M2, alpha 460": "m1m2-{n}-a460"}
+COLUMNS = {"M2, alpha 46": "m2-{n}-s*", "M2, alpha 460": "m2-{n}-a460-s*", "M2, oversampled": "over-{n}-s*",
+           "M1+M2, alpha 460": "m1m2-{n}-a460"}
 PYRO = ("0.9319", "0.9437", "0.9487", "0.9582")  # Pyro's SS-VAE example, enumerated y and the auxiliary loss
 # Kingma et al.'s Table 1 as accuracies (100 - error %); * not checked against the paper here
 KINGMA_M2 = ("0.8803 ± 0.0171", "0.9506*", "0.9640", "0.9608*")
@@ -20,13 +21,16 @@ KINGMA_M1M2 = ("0.9667 ± 0.0014", "0.9741*", "0.9760", "0.9782*")
 
 def result(runs, pattern):
     """Test accuracy over the evaluated runs matching the pattern, with the epoch picked of those run if one."""
-    paths = sorted(runs.glob(pattern))
-    values = [rundir.read_json(p / rundir.EVALUATION)["test_accuracy"] for p in paths
-              if (p / rundir.EVALUATION).exists()]
+    found = {p: next((p / name for name in (rundir.EVALUATION, "evaluation-k0.json") if (p / name).exists()), None)
+             for p in sorted(runs.glob(pattern))}  # evaluate --iw-samples 0 writes evaluation-k0.json
+    paths = [p for p, evaluation in found.items() if evaluation]
+    values = [rundir.read_json(found[p])["test_accuracy"] for p in paths]
     if not values:
         return "—"
     if len(values) > 1:
-        return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f} ({len(values)} seeds)"
+        picked = [max(rundir.read_metrics(p), key=lambda m: m["valid_accuracy"])["epoch"] for p in paths]
+        return (f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f} ({len(values)} seeds: "
+                f"{', '.join(f'{v:.4f}' for v in values)}; epochs {', '.join(map(str, picked))})")
     metrics = rundir.read_metrics(paths[0])
     best = max(metrics, key=lambda m: m["valid_accuracy"])["epoch"]
     return f"{values[0]:.4f} (epoch {best} of {len(metrics)})"

@@ -15,8 +15,10 @@ import pyro.distributions as dist
 from torch import nn
 
 from ppl_vae.likelihoods import LikelihoodConfig
-from ppl_vae.nets import concat, diagonal_normal, init_normal_, mlp
+from ppl_vae.nets import concat, diagonal_normal, init_hidden_normal_, mlp
 from ppl_vae.options import option
+
+SCHEDULES = ("spread", "every-step", "oversampled")
 
 
 class M2(nn.Module):
@@ -48,8 +50,14 @@ class SemiSupervisedConfig:
                           "al.'s eq. 9; Pyro's example: 46)")
     # At N = 100 the initialization matters: with PyTorch's default validation accuracy stalled near 0.60 (the decoder
     # learns to draw digits from z alone before the classes mean anything).
-    init_std: float = option(0.001, "every weight and bias drawn from Normal(0, S^2) (Pyro's example: 0.001); 0: "
-                             "PyTorch's default")
+    init_std: float = option(0.001, "the hidden layers' weights and biases drawn from Normal(0, S^2), the output "
+                             "layers left at PyTorch's default (Pyro's example: 0.001); 0: PyTorch's default for all")
+    schedule: str = option("spread", "how the labelled images meet the unlabelled ones: spread, a pass of labelled "
+                           "batches per epoch spread evenly among the unlabelled steps (Pyro's example); every-step, "
+                           "a labelled batch in every step, the labelled set cycled and its terms weighted so that "
+                           "an epoch's objective is the same (Kingma et al.'s code); oversampled, the same steps "
+                           "with each labelled image weighted as an unlabelled one, so the labelled set counts as "
+                           "often per epoch as it is seen", choices=SCHEDULES)
     supervised_only: bool = option(False, "train on the labelled images alone: the classifier learns from alpha "
                                    "log q(y | x) only (the labelled ELBO does not involve q(y | x)), a supervised "
                                    "baseline")
@@ -66,7 +74,7 @@ class M1M2Config(SemiSupervisedConfig):
 
 
 def initialized(cfg: SemiSupervisedConfig, net):
-    return init_normal_(net, cfg.init_std) if cfg.init_std else net
+    return init_hidden_normal_(net, cfg.init_std) if cfg.init_std else net
 
 
 def build(cfg: M2Config, image_shape, num_classes=10):

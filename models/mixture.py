@@ -43,14 +43,43 @@ class GaussianMixtureVAE(nn.Module):
             z = pyro.sample("z", dist.Normal(y @ self.cluster_locs, (y @ self.cluster_log_scales).exp()).to_event(1))
             pyro.sample("x", self.likelihood(self.decoder(z)).to_event(1), obs=x)
 
+    def cluster_log_posterior(self, z):
+        """log p(y | z) up to a constant per z, for each cluster: log p(y) + log Normal(z; locs[y], scales[y]), z of
+        shape (..., latent) -> (..., clusters)."""
+        components = dist.Normal(self.cluster_locs, self.cluster_log_scales.exp()).to_event(1)
+        return self.cluster_logits.log_softmax(-1) + components.log_prob(z.unsqueeze(-2))
+
+    @torch.no_grad()
+    def fit_clusters(self, codes, assignments):
+        """The mixture set to the codes' clusters (VaDE's initialization from a pretrained autoencoder): each
+        cluster's weight, mean and per-dimension scale those of its codes."""
+        for k in range(self.num_classes):
+            members = codes[assignments == k]
+            self.cluster_locs[k] = members.mean(0)
+            self.cluster_log_scales[k] = members.std(0).clamp(min=1e-3).log() if len(members) > 1 else 0.0
+            if isinstance(self.cluster_logits, nn.Parameter):
+                self.cluster_logits[k] = math.log(max(len(members), 1) / len(codes))
+
+
+HIDDEN_HELP = "hidden layer sizes of the MLPs (ReLU), encoder side first; the decoder mirrors them"
+PRETRAIN_HELP = ("epochs of autoencoder pretraining (the vade guide's code and the decoder), after which the mixture "
+                 "is set to the k-means clusters of the codes (VaDE, Jiang et al. 2017); 0: none")
+
 
 @dataclass
 class MixtureConfig(LikelihoodConfig):
     clusters: int = option(10, "values of the mixture's cluster y", minimum=2)
     latent: int = option(10, "latent dimension", minimum=1)
-    hidden: list[int] = option([500, 500], "hidden layer sizes of the MLPs (ReLU), encoder side first; the decoder "
-                               "mirrors them", minimum=1)
+    hidden: list[int] = option([500, 500], HIDDEN_HELP, minimum=1)
     learn_weights: bool = option(True, "uniform mixture weights, not learned", flag="--uniform-weights")
+    pretrain: int = option(0, PRETRAIN_HELP, minimum=0)
+
+
+@dataclass
+class VaDEConfig(MixtureConfig):
+    # VaDE's MNIST networks (Jiang et al. 2017, sec. 4.1): 784-500-500-2000-10 and its mirror, pretrained
+    hidden: list[int] = option([500, 500, 2000], HIDDEN_HELP, minimum=1)
+    pretrain: int = option(10, PRETRAIN_HELP, minimum=0)
 
 
 def build(cfg: MixtureConfig, image_shape):

@@ -52,18 +52,32 @@ def predictions(guide, images, site="y", batch_size=1000):
                       for x in images.split(batch_size)])
 
 
+@torch.no_grad()
+def mean_log_prob(guide, images, labels, site="y", batch_size=1000):
+    """The mean over images of log q(y | x) at their labels under the guide's classifier at `site` (the
+    classification term of Kingma et al.'s eq. 9, per image)."""
+    total = 0.0
+    for x, y in zip(images.split(batch_size), labels.split(batch_size)):
+        log_probs = poutine.trace(guide).get_trace(x).nodes[site]["fn"].logits  # normalized by the distribution
+        total += log_probs.gather(-1, y.long().unsqueeze(-1)).sum().item()
+    return total / len(images)
+
+
 def accuracy(guide, images, labels, site="y"):
     """The fraction of images whose most probable class under the guide's q(y | x), at `site`, is their label."""
     return (predictions(guide, images, site) == labels).float().mean().item()
 
 
-def cluster_accuracy(guide, images, labels, site="y"):
+def cluster_accuracy(guide, images, labels, site="y", many_to_one=False):
     """Unsupervised clustering accuracy: the fraction of images whose most probable cluster under q(y | x) maps to
-    their label, under the one-to-one map of clusters to labels that makes it largest."""
+    their label, under the one-to-one map of clusters to labels that makes it largest (VaDE's measure), or with
+    many_to_one each cluster mapped to its most frequent label, several clusters to one label allowed (Rui Shu's
+    GMVAE's)."""
     clusters = predictions(guide, images, site)
     counts = torch.zeros(int(clusters.max()) + 1, int(labels.max()) + 1, dtype=torch.long)
     counts.index_put_((clusters.cpu(), labels.long().cpu()), torch.tensor(1), accumulate=True)
-    return best_matching(counts.tolist()) / len(images)
+    matched = counts.max(dim=1).values.sum().item() if many_to_one else best_matching(counts.tolist())
+    return matched / len(images)
 
 
 def best_matching(counts):

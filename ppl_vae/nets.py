@@ -26,12 +26,14 @@ def diagonal_normal(params):
     return dist.Normal(loc, F.softplus(raw_scale))
 
 
-def init_normal_(net: nn.Module, std: float):
-    """Every weight and bias of net's linear layers drawn from Normal(0, std^2), in place; returns net."""
-    for layer in net.modules():
-        if isinstance(layer, nn.Linear):
-            nn.init.normal_(layer.weight, 0.0, std)
-            nn.init.normal_(layer.bias, 0.0, std)
+def init_hidden_normal_(net: nn.Module, std: float):
+    """The weights and biases of net's hidden linear layers drawn from Normal(0, std^2), in place; the output layer
+    (the last linear one) keeps PyTorch's default, as Pyro's examples/vae/utils/custom_mlp.py does. Tiny output
+    weights too would start the hidden units as near-copies of each other (issue 16). Returns net."""
+    *hidden, _ = [layer for layer in net.modules() if isinstance(layer, nn.Linear)]
+    for layer in hidden:
+        nn.init.normal_(layer.weight, 0.0, std)
+        nn.init.normal_(layer.bias, 0.0, std)
     return net
 
 

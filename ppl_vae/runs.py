@@ -367,9 +367,12 @@ def evaluate_run(model, guide, config, data, iw_samples, chunk_size, iw_batch_si
     if "y" in guide_trace.nodes and not guide_trace.nodes["y"]["is_observed"]:  # a classifier q(y | x)
         results["test_accuracy"] = evaluate.accuracy(guide, test_images, test_labels)
         results["test_cluster_accuracy"] = evaluate.cluster_accuracy(guide, test_images, test_labels)
+        results["test_cluster_accuracy_many_to_one"] = evaluate.cluster_accuracy(guide, test_images, test_labels,
+                                                                                 many_to_one=True)
         print(f"test  accuracy {results['test_accuracy']:.4f} (the most probable y under q(y | x) read as the label); "
               f"as clusters {results['test_cluster_accuracy']:.4f} (each value of y matched to one label, the "
-              "matching that scores best)")
+              f"matching that scores best), {results['test_cluster_accuracy_many_to_one']:.4f} (each value of y "
+              "read as its most frequent label)")
     if "code" in guide_trace.nodes:  # a grid of discrete codes, 0..K-1 by the support of the model's prior
         _, model_trace = evaluate.traces(model, guide, *next(training.batches("test", 1, shuffle=False)))
         num_codes = int(model_trace.nodes["code"]["fn"].support.base_constraint.upper_bound) + 1

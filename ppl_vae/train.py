@@ -114,13 +114,15 @@ class Training:
     yields tuples of the programs' arguments (by default (images,)); `step_batches(batch_size)`, the batches of the
     training steps, if other than those of the training split; `step(model, guide, elbo)` gives the loss of one
     step (batch -> loss, gradients left); `validate(model, guide)` adds metrics after each epoch, and `select` names
-    the one that picks the best epoch; `before_step(step)` runs before each step, numbered over the whole run."""
+    the one that picks the best epoch; `before_step(step)` runs before each step, numbered over the whole run;
+    `initialize(model, guide, train_cfg)` sets a new run's starting point (a pretraining)."""
     batches: Callable
     step_batches: Callable | None = None
     step: Callable = elbo_step
     validate: Callable | None = None
     select: str | None = None
     before_step: Callable | None = None  # (the run's step number) -> None, before each step: a schedule
+    initialize: Callable | None = None  # (model, guide, TrainConfig) -> None, once before a new run's first epoch
 
     def steps(self, batch_size):
         return self.step_batches(batch_size) if self.step_batches else self.batches("train", batch_size)
@@ -177,6 +179,8 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False, training=No
         metrics = rundir.read_metrics(run_dir)[: state["epoch"]]  # drop an epoch logged after the last checkpoint
         # (checkpoints written before the step count was saved: the epochs' steps over the training images)
         steps_done = state.get("step", state["epoch"] * math.ceil(len(data.images["train"]) / cfg.batch_size))
+    elif training.initialize:
+        training.initialize(model, guide, cfg)
     for epoch in range(len(metrics) + 1, cfg.epochs + 1):
         start = time.perf_counter()
 

@@ -13,7 +13,7 @@ from torch import nn
 
 from ppl_vae import schemes
 from ppl_vae.guides import (bottom_up, categorical as categorical_guide, conditional, delta, empty, flow, fullcov,
-                            gaussian, ladder, m2 as m2_guide, nvae as nvae_guide, vqvae as vq_guide)
+                            gaussian, ladder, m2 as m2_guide, nvae as nvae_guide, vade, vqvae as vq_guide)
 from ppl_vae.models import categorical, completion, cvae, hierarchical, m2, mixture, nvae, vae, vqvae
 from ppl_vae.nets import mlp
 
@@ -62,6 +62,8 @@ GUIDES = {
     "categorical": Guide("categorical q(z_i | x), relaxed while training", categorical_guide.build),
     "conditional": Guide("q(z | x, y) for a model with given classes", conditional.build),
     "m2": Guide("a classifier q(y | x), enumerated, and q(z | x, y)", m2_guide.build),
+    "vade": Guide("VaDE's: q(z | x) from an encoder that does not see the cluster, q(y | x) the mixture's own p(y | z), "
+                  "enumerated", vade.build),
     "vq": Guide("the nearest code, straight-through, with the codebook and commitment terms", vq_guide.build,
                 vq_guide.VQGuideConfig),
     "none": Guide("nothing latent: the ELBO is the model's log-likelihood", empty.build),
@@ -101,10 +103,15 @@ VARIANTS = {
                            # steps on 10 000 images, and after 600 the ELBO was -196 against -154 with one (measured)
                            {"elbo": "trace", "kl_anneal": 10_000}),
     "gmvae": Variant("Gaussian-mixture VAE: a cluster y with a learned prior, z | y Gaussian, y summed out by "
-                     "enumeration in M2's guide", Model(mixture.MixtureConfig, mixture.build, mixture.encoder), "m2",
+                     "enumeration in M2's guide", Model(mixture.MixtureConfig, mixture.build, mixture.encoder,
+                                                        schemes.mixture_from_codes), "m2",
                      # a warm-up of the KL term over the first 10 epochs of 60 000 images: without it the clusters
                      # collapsed into one (clustering accuracy 0.11 after 10 epochs; with it 0.43, measured)
                      {"elbo": "enum", "kl_anneal": 6000}),
+    "vade": Variant("VaDE: the Gaussian-mixture VAE with q(y | x) = p(y | z), started from a pretrained autoencoder "
+                    "and the k-means clusters of its codes (Jiang et al. 2017)",
+                    Model(mixture.VaDEConfig, mixture.build, mixture.encoder, schemes.mixture_from_codes), "vade",
+                    {"elbo": "enum"}),
     "vqvae": Variant("VQ-VAE: a grid of discrete codes, nearest-code quantization with the straight-through "
                      "gradient, a PixelCNN prior over the codes (van den Oord et al. 2017)",
                      Model(vqvae.VQVAEConfig, vqvae.build, vqvae.encoder, schemes.code_perplexity), "vq",

@@ -14,12 +14,15 @@ import helpers
 from pyro import poutine
 from pyro.infer import Trace_ELBO, TraceEnum_ELBO
 
+from ppl_vae.models.mixture import MixtureConfig, VaDEConfig
 from ppl_vae.models.vqvae import Codebook
 from ppl_vae import rundir
 from ppl_vae.cli import main
 from ppl_vae.evaluate import best_matching, cluster_accuracy, code_usage, log_likelihood, log_weights
 from ppl_vae.nets import pixelcnn
-from ppl_vae.train import temperature
+from ppl_vae.data import DataConfig, Dataset
+from ppl_vae.schemes import kmeans, mixture_from_codes
+from ppl_vae.train import TrainConfig, temperature
 from ppl_vae.runs import load_run, pair
 from helpers import latent_sites
 
@@ -185,6 +188,23 @@ def test_cluster_accuracy_ignores_the_names_of_the_clusters():
     assert cluster_accuracy(lambda x: guide(x, merged), labels[:, None], labels) == 1 - (labels == 0).sum() / 50
 
 
+def test_many_to_one_matching_lets_several_clusters_share_a_label_and_never_scores_below_one_to_one():
+    """One label's images split over two clusters: one-to-one can credit only one of them, many-to-one both;
+    merging two labels into one cluster costs both matchings the smaller label."""
+    labels = torch.arange(10).repeat(5)
+    clusters = labels.clone()
+    clusters[labels == 0] = torch.tensor([0, 0, 0, 10, 10])  # label 0 over clusters 0 and 10
+
+    def guide(x):
+        with pyro.plate("data", len(x)):
+            pyro.sample("y", dist.OneHotCategorical(probs=torch.nn.functional.one_hot(clusters, 11).float()))
+
+    assert cluster_accuracy(guide, labels[:, None], labels, many_to_one=True) == 1.0
+    assert cluster_accuracy(guide, labels[:, None], labels) == 48 / 50
+    clusters[labels == 1] = 2  # labels 1 and 2 in one cluster
+    assert cluster_accuracy(guide, labels[:, None], labels, many_to_one=True) == 45 / 50
+
+
 def test_code_usage_and_perplexity_on_a_constructed_case():
     def guide(codes):
         with pyro.plate("data", len(codes)):
@@ -278,10 +298,87 @@ def test_the_discrete_variants_train_evaluate_and_sample_from_the_command_line(t
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-@pytest.mark.parametrize("name", ["categorical", "gmvae", "vqvae"])
+@pytest.mark.parametrize("name", ["categorical", "gmvae", "vade", "vqvae"])
 def test_the_discrete_variants_train_and_are_evaluated_on_cuda(tmp_path, name):
-    assert main(["train", "--model", name, "--subset", "500", "--epochs", "2", "--device", "cuda",
+    pretraining = ["--pretrain", "1"] if name == "vade" else []  # its k-means runs on the CPU, the codes on CUDA
+    assert main(["train", "--model", name, *pretraining, "--subset", "500", "--epochs", "2", "--device", "cuda",
                  "--runs-dir", str(tmp_path), "--name", name]) == 0
     assert main(["evaluate", str(tmp_path / name), "--iw-samples", "100", "--test-images", "20", "--device",
                  "cuda"]) == 0
     assert main(["sample", str(tmp_path / name), "--device", "cuda"]) == 0
+
+
+def small_vade():
+    pyro.set_rng_seed(0)
+    return pair("vade", (DIM,), clusters=3, latent=2, hidden=[16])
+
+
+def test_vades_q_of_the_cluster_is_the_mixtures_posterior_at_the_mean_of_q_z():
+    """q(y | x) = p(y | z) = p(y) N(z; mu_y, sigma_y) / sum over y' at z the mean of q(z | x) (Jiang et al. 2017,
+    eq. 16, there at a draw of z), by Bayes' rule written out."""
+    model, guide = small_vade()
+    with torch.no_grad():
+        model.cluster_logits.copy_(torch.tensor([0.5, -1.0, 0.0]))
+        model.cluster_log_scales.copy_(torch.randn(3, 2) * 0.3)
+    trace = poutine.trace(guide).get_trace(binary_batch())
+    z, q_y = trace.nodes["z"]["fn"].base_dist.loc, trace.nodes["y"]["fn"].probs
+    joint = torch.stack([model.cluster_logits.softmax(-1)[k] * dist.Normal(model.cluster_locs[k],
+                         model.cluster_log_scales[k].exp()).log_prob(z).sum(-1).exp() for k in range(3)], -1)
+    assert torch.allclose(q_y, joint / joint.sum(-1, keepdim=True), atol=1e-6)
+
+
+def test_vades_enumerated_elbo_is_the_explicit_sum_over_clusters_at_one_draw_of_z():
+    """TraceEnum_ELBO must give, at the guide's draw of z,
+    log p(x | z) - log q(z | x) + sum_y q(y | x) [log p(y) + log p(z | y) - log q(y | x)]."""
+    model, guide = small_vade()
+    x = binary_batch()
+    pyro.set_rng_seed(3)
+    loss = TraceEnum_ELBO(max_plate_nesting=1).loss(model, guide, x)
+    pyro.set_rng_seed(3)
+    guide_trace = poutine.trace(guide).get_trace(x)
+    z, q_z = guide_trace.nodes["z"]["value"], guide_trace.nodes["z"]["fn"]
+    log_q_y = model.cluster_log_posterior(q_z.base_dist.loc).log_softmax(-1)
+    components = dist.Normal(model.cluster_locs, model.cluster_log_scales.exp()).to_event(1)
+    log_p_yz = model.cluster_logits.log_softmax(-1) + components.log_prob(z.unsqueeze(-2))
+    elbo = (model.likelihood(model.decoder(z)).to_event(1).log_prob(x) - q_z.log_prob(z)
+            + (log_q_y.exp() * (log_p_yz - log_q_y)).sum(-1))
+    assert loss == pytest.approx(-elbo.sum().item(), rel=1e-5)
+
+
+def test_kmeans_finds_separated_clusters_and_the_mixture_takes_their_moments():
+    generator = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    sizes = torch.tensor([50, 30, 20])
+    points = torch.cat([c + torch.randn(n, 2, generator=generator) for c, n in zip(centres, sizes)])
+    truth = torch.repeat_interleave(torch.arange(3), sizes)
+    found = kmeans(points, 3, torch.Generator().manual_seed(1))
+    assert (torch.bincount(found * 3 + truth, minlength=9).reshape(3, 3) > 0).sum() == 3  # a one-to-one match
+    model, _ = small_vade()
+    model.fit_clusters(points, found)
+    for k in range(3):
+        members = points[found == k]
+        assert torch.allclose(model.cluster_locs[k], members.mean(0))
+        assert torch.allclose(model.cluster_log_scales[k].exp(), members.std(0))
+        assert model.cluster_logits.softmax(-1)[k].item() == pytest.approx(len(members) / 100)
+
+
+def test_vade_pretrains_then_starts_the_mixture_at_the_k_means_clusters_of_its_codes(tmp_path):
+    """A new run: the pretraining's epochs, then the mixture fitted to k-means clusters of the codes, before SVI;
+    the pretraining refuses a guide whose q(z | x, y) sees the cluster."""
+    data = Dataset(DataConfig(subset=300), seed=0)
+    model, guide = pair("vade", data.image_shape, latent=2, hidden=[16], pretrain=2)
+    training = mixture_from_codes(VaDEConfig(latent=2, hidden=[16], pretrain=2), model, guide, data, 0)
+    training.initialize(model, guide, TrainConfig(epochs=1, batch_size=50))
+    codes = guide.code(data.images["train"]).detach()
+    assigned = kmeans(codes, 10, torch.Generator().manual_seed(0))
+    occupied = assigned.unique()
+    assert torch.allclose(model.cluster_locs[occupied], torch.stack([codes[assigned == k].mean(0) for k in occupied]),
+                          atol=1e-5)
+    _, m2_guide = pair("gmvae", data.image_shape, latent=2, hidden=[16], pretrain=2)
+    with pytest.raises(ValueError, match="--guide vade"):
+        mixture_from_codes(MixtureConfig(pretrain=2), model, m2_guide, data, 0)
+    assert main(["train", "--model", "vade", "--hidden", "16", "--latent", "2", "--pretrain", "1", "--subset", "200",
+                 "--epochs", "1", "--runs-dir", str(tmp_path), "--name", "vade"]) == 0
+    assert main(["evaluate", str(tmp_path / "vade"), "--iw-samples", "10", "--test-images", "20"]) == 0
+    results = rundir.read_json(tmp_path / "vade" / "evaluation-k10-n20.json")
+    assert results["test_cluster_accuracy_many_to_one"] >= results["test_cluster_accuracy"]  # q(y | x) deterministic

@@ -72,21 +72,21 @@ def test_a_labelled_batch_observes_y_and_enumerates_nothing():
 
 
 def test_a_short_semi_supervised_training_classifies_far_above_chance(tmp_path):
-    """100 labels (10 a class) and 900 unlabelled images, 3 epochs (30 steps, 3 of them labelled): the classifier
-    q(y | x) of the best epoch by validation accuracy is far above chance (1/10) on the 1000 test images. Measured:
-    0.394; the binomial standard error of an accuracy of 0.1 on 1000 images is 0.0095, so 0.25 is 15 of them above
-    chance, and 0.394 is 10 of its own (0.015) above 0.25. PyTorch's initialization: Pyro's tiny one (the default,
-    better in long runs) has learnt nothing yet after 30 steps."""
+    """100 labels (10 a class) and 900 unlabelled images, 3 epochs (30 steps, 3 of them labelled), Pyro's
+    initialization (the default): the classifier q(y | x) of the best epoch by validation accuracy is far above
+    chance (1/10) on the 1000 test images. Measured: 0.386; with every layer drawn N(0, 0.001^2), the rule before
+    issue 16, 0.231. The binomial standard error on 1000 images is 0.015 at 0.386 and 0.013 at 0.231, so 0.30 lies
+    5 of the one below the first and 5 of the other above the second."""
     pyro.set_rng_seed(0)
     data = Dataset(DataConfig(subset=1000), seed=0)
-    cfg = M2Config(labelled=100, init_std=0)
-    model, guide = pair("m2", data.image_shape, labelled=100, init_std=0)
+    cfg = M2Config(labelled=100)
+    model, guide = pair("m2", data.image_shape, labelled=100)
     metrics = fit(model, guide, data, TrainConfig(epochs=3, elbo="enum"), tmp_path,
                   training=semi_supervised(cfg, model, guide, data, seed=0))
     best = rundir.load_checkpoint(tmp_path, rundir.BEST)
     assert best["epoch"] == max(metrics, key=lambda m: m["valid_accuracy"])["epoch"]
     guide.load_state_dict(best["guide"])
-    assert accuracy(guide, data.images["test"], data.labels["test"]) > 0.25
+    assert accuracy(guide, data.images["test"], data.labels["test"]) > 0.30
 
 
 @pytest.mark.parametrize("variant", ["m2", "cvae"])
@@ -159,3 +159,81 @@ def test_supervised_only_steps_see_each_labelled_image_once_and_nothing_else():
     labelled = data.images["train"][data.balanced_subset(200, seed=0)]
     seen = torch.cat([x for x, _ in batches])
     assert torch.allclose(seen.sum(0), labelled.sum(0), atol=1e-4)  # the same images, in another order
+
+
+def test_pyros_initialization_draws_the_hidden_layers_small_and_leaves_the_output_layers_at_pytorchs_default():
+    """N(0, 0.001^2) for the hidden layers only: tiny output weights as well started the 500 hidden units as
+    near-copies of each other, and M2 learnt far slower in its first epochs (issue 16)."""
+    torch.manual_seed(0)
+    model, guide = pair("m2", (28, 28), labelled=100)
+    for net in (model.decoder, guide.classifier, guide.encoder):
+        *hidden, output = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+        for layer in hidden:  # 0.001 within the sampling error of a sd from >= 500 draws (< 4 %)
+            assert layer.weight.std().item() == pytest.approx(0.001, rel=0.05)
+            assert layer.bias.std().item() == pytest.approx(0.001, rel=0.2)
+        # PyTorch's default: uniform on +-1/sqrt(fan_in), sd 1/sqrt(3 fan_in)
+        bound = output.in_features ** -0.5
+        assert output.weight.abs().max().item() <= bound
+        assert output.weight.std().item() == pytest.approx(bound / 3 ** 0.5, rel=0.05)
+
+
+def schedule_of(schedule):
+    """530 training images, 30 of them labelled (3 a class), in batches of 100 unlabelled and 10 labelled ones."""
+    data = Dataset(DataConfig(subset=530, binarize="none"), seed=0)
+    cfg = M2Config(labelled=30, labelled_batch=10, schedule=schedule)
+    return data, cfg, list(semi_supervised(cfg, None, None, data, seed=0).steps(100))
+
+
+def test_the_spread_schedule_has_one_pass_of_labelled_batches_among_the_unlabelled_ones():
+    """Pyro's example: 500 unlabelled images in batches of 100, the 30 labelled ones in batches of 10, each of
+    those a step of its own, before each of the first three unlabelled batches (5 // 3 = 1 apart)."""
+    data, cfg, steps = schedule_of("spread")
+    assert [len(b) for b in steps] == [2, 1, 2, 1, 2, 1, 1, 1]  # (images, labels) or (images,)
+    assert sorted(len(b[0]) for b in steps if len(b) == 1) == [100] * 5
+    labelled = torch.cat([x for x, _ in (b for b in steps if len(b) == 2)])
+    assert torch.allclose(labelled.sum(0), data.images["train"][data.balanced_subset(30, 0)].sum(0), atol=1e-4)
+
+
+def test_the_every_step_schedule_pairs_each_unlabelled_batch_with_labelled_images_cycling_through_them():
+    """Kingma et al.'s code: 5 steps, each (unlabelled, labelled, labels); the 30 labelled images cycled in batches
+    of 10, each pass a new order, so 5 steps see the whole labelled set once and 20 of its images twice."""
+    data, cfg, steps = schedule_of("every-step")
+    assert [len(b) for b in steps] == [3] * 5
+    assert [(len(x), len(xl)) for x, xl, _ in steps] == [(100, 10)] * 5
+    labelled = data.images["train"][data.balanced_subset(30, 0)]
+    first_pass = torch.cat([xl for _, xl, _ in steps[:3]])
+    assert torch.allclose(first_pass.sum(0), labelled.sum(0), atol=1e-4)
+    unlabelled = torch.cat([x for x, _, _ in steps])
+    assert not (unlabelled[:, None] == labelled[None]).all(-1).any()  # no labelled image among the unlabelled
+
+
+@pytest.mark.parametrize("schedule, weight", [("every-step", 30 * 100 / (500 * 10)), ("oversampled", 1.0)])
+def test_a_step_weights_its_labelled_terms_as_its_schedule_says(schedule, weight):
+    """The loss of a step (unlabelled, labelled, labels) is the unlabelled batch's -U plus the labelled batch's
+    -(L + alpha log q(y | x)) times a weight: every-step, N_l B_u / (N_u B_l), so that the labelled batch stands for
+    the labelled set as the unlabelled batch for the unlabelled set and an epoch's objective is the spread
+    schedule's; oversampled, 1. Checked against the terms computed apart, under the same seed (the same draws of z
+    in the same order)."""
+    data, cfg, steps = schedule_of(schedule)
+    model, guide = pair("m2", data.image_shape, labelled=30, labelled_batch=10, schedule=schedule)
+    step = semi_supervised(cfg, model, guide, data, seed=0).step(model, guide, TraceEnum_ELBO(max_plate_nesting=1))
+    x, x_labelled, y = steps[0]
+    pyro.set_rng_seed(1)
+    together = step((x, x_labelled, y))
+    pyro.set_rng_seed(1)
+    unlabelled_loss, labelled_loss = step((x,)), step((x_labelled, y))
+    assert together == pytest.approx(unlabelled_loss + weight * labelled_loss, rel=1e-6)
+    assert labelled_loss > cfg.alpha * 10 * 2.0  # the classification term: 46 x 10 x -log q(y | x), near log 10 each
+
+
+def test_one_optimizer_step_per_batch_of_the_schedule(tmp_path):
+    """Pyro's example steps two SVI objects sharing one Adam on every batch, and the auxiliary one, which scores
+    nothing on an unlabelled batch, still moves every parameter by momentum (experiments/m2_shared_adam.py). Here
+    each batch of the schedule is one optimizer step: Adam's step count after an epoch is the number of batches."""
+    data, cfg, steps = schedule_of("spread")
+    model, guide = pair("m2", data.image_shape, labelled=30, labelled_batch=10)
+    fit(model, guide, data, TrainConfig(epochs=1, batch_size=100, elbo="enum"), tmp_path,
+        training=semi_supervised(cfg, model, guide, data, seed=0))
+    state = rundir.load_checkpoint(tmp_path)
+    assert state["step"] == len(steps) == 8
+    assert {s["step"].item() for s in state["optimizer"]["state"].values()} == {8.0}
