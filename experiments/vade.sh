@@ -13,4 +13,6 @@ train() {  # NAME FLAGS...
   $PY run.py evaluate "runs/$1" --iw-samples 0
 }
 train vade-s0 --seed 0 --epochs 30
+train vade-s1 --seed 1 --epochs 20
+train vade-s2 --seed 2 --epochs 20
 train vade-p30-s0 --seed 0 --epochs 15 --pretrain 30
