@@ -34,7 +34,7 @@ class VaDEGuide(nn.Module):
 
     def code(self, x):
         """The mean of q(z | x): the code the pretraining autoencoder reconstructs from."""
-        return self.encoder(x).chunk(2, dim=-1)[0]
+        return diagonal_normal(self.encoder(x)).loc
 
 
 def build(cfg, info):

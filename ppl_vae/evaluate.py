@@ -45,21 +45,24 @@ def mean_reconstruction(model, guide, batches):
     return total / count
 
 
-@torch.no_grad()
-def predictions(guide, images, site="y", batch_size=1000):
+def class_distributions(guide, images, site="y", batch_size=1000):
+    """The guide's q(y | x) at `site` for each batch of `batch_size` images, in order (no gradients)."""
+    for x in images.split(batch_size):
+        with torch.no_grad():
+            yield poutine.trace(guide).get_trace(x).nodes[site]["fn"]
+
+
+def predictions(guide, images, site="y"):
     """The most probable value of each image's class under the guide's q(y | x), at `site`."""
-    return torch.cat([poutine.trace(guide).get_trace(x).nodes[site]["fn"].probs.argmax(dim=-1)
-                      for x in images.split(batch_size)])
+    return torch.cat([q_y.probs.argmax(dim=-1) for q_y in class_distributions(guide, images, site)])
 
 
-@torch.no_grad()
 def mean_log_prob(guide, images, labels, site="y", batch_size=1000):
     """The mean over images of log q(y | x) at their labels under the guide's classifier at `site` (the
     classification term of Kingma et al.'s eq. 9, per image)."""
-    total = 0.0
-    for x, y in zip(images.split(batch_size), labels.split(batch_size)):
-        log_probs = poutine.trace(guide).get_trace(x).nodes[site]["fn"].logits  # normalized by the distribution
-        total += log_probs.gather(-1, y.long().unsqueeze(-1)).sum().item()
+    # the logits of a OneHotCategorical are normalized: log q(y | x) for each class
+    total = sum(q_y.logits.gather(-1, y.long().unsqueeze(-1)).sum().item()
+                for q_y, y in zip(class_distributions(guide, images, site, batch_size), labels.split(batch_size)))
     return total / len(images)
 
 
