@@ -2,7 +2,7 @@
 number N of labelled images (mean ± standard deviation where several seeds were run), beside Pyro's example and
 Kingma et al. 2014 (their test errors as accuracies); then the notes' 10 000-label experiment.
 
-    python experiments/m2_table.py [RUNS_DIR]      (the runs of experiments/m2_grid.sh and m2_schedules.sh)
+    python experiments/m2_table.py [RUNS_DIR]      (the runs of experiments/m2_grid.sh, m2_schedules.sh, m1m2.sh)
 """
 import statistics
 import sys
@@ -12,7 +12,8 @@ from ppl_vae import rundir
 
 LABELLED = (100, 600, 1000, 3000)
 COLUMNS = {"M2, alpha 46": "m2-{n}-s*", "M2, alpha 460": "m2-{n}-a460-s*", "M2, oversampled": "over-{n}-s*",
-           "M1+M2, alpha 460": "m1m2-{n}-a460"}
+           "M1+M2, alpha 460": "m1m2-{n}-a460", "M1+M2, Kingma's features": "m1m2k-{n}-s*",
+           "M1+M2, Kingma's features, oversampled": "m1m2k-over-{n}-s*"}
 PYRO = ("0.9319", "0.9437", "0.9487", "0.9582")  # Pyro's SS-VAE example, enumerated y and the auxiliary loss
 # Kingma et al.'s Table 1 as accuracies (100 - error %); * not checked against the paper here
 KINGMA_M2 = ("0.8803 ± 0.0171", "0.9506*", "0.9640", "0.9608*")
@@ -47,6 +48,8 @@ def main():
     print("|---|---|---|")
     print(f"| the classifier alone | {result(runs, 'classifier-10000')} | 0.9602 |")
     print(f"| with the VAE (M2) | {result(runs, 'm2-10000-s0')} | 0.9668 |")
+    print(f"| the classifier alone, Pyro's initialization and settings | {result(runs, 'classifier-10000-p')} | 0.9602 |")
+    print(f"| with the VAE (M2), the same, 50 epochs | {result(runs, 'm2-10000-p50')} | 0.9668 |")
 
 
 if __name__ == "__main__":

@@ -71,6 +71,11 @@ class M2Config(SemiSupervisedConfig, LikelihoodConfig):
 @dataclass
 class M1M2Config(SemiSupervisedConfig):
     m1: str = option("", "M1+M2: the run folder of the trained VAE whose codes (the means of its q(z1 | x)) M2 sees")
+    active: float = option(0.0, "keep only M1's active units, whose means of q(z1 | x) vary over the training images "
+                           "with a standard deviation above this (Kingma et al.'s code: 0.1); 0 keeps every unit",
+                           minimum=0)
+    sampled: bool = option(False, "each training batch sees a fresh draw z1 ~ q(z1 | x) of its images (Kingma et "
+                           "al.'s code), not the means; validation and test see the means")
 
 
 def initialized(cfg: SemiSupervisedConfig, net):

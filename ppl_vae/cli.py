@@ -1,6 +1,7 @@
-"""The command line: list, train, evaluate, sample, plot. The flags are made from the fields of the configs (data,
-training, each model's and each guide's); a run writes its whole configuration to runs/<name>/config.json, from
-which it can be re-run or resumed. The work itself is ppl_vae/runs.py's."""
+"""The command line: list, train, evaluate, sample, plot, and for sentences reconstruct and interpolate. The flags
+are made from the fields of the configs (data, training, each model's and each guide's); a run writes its whole
+configuration to runs/<name>/config.json, from which it can be re-run or resumed. The work itself is
+ppl_vae/runs.py's."""
 import argparse
 import math
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ppl_vae import figures, options, rundir, runs
+from ppl_vae import figures, options, rundir, runs, text
 from ppl_vae.data import DataConfig, DataError
 from ppl_vae.train import TrainConfig
 from ppl_vae.variants import GUIDES, VARIANTS
@@ -67,6 +68,19 @@ def build_parser():
     sample_cmd.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
     sample_cmd.add_argument("--label", type=options.at_least(0), nargs="+", metavar="Y",
                             help="a model with classes: one row of -n samples for each of these (default all)")
+    sample_cmd.add_argument("--temperature", type=options.positive_float, default=1.0,
+                            help="sentences: the drawn words' softmax temperature (default 1)")
+    reconstruct_cmd = commands.add_parser("reconstruct", help="a run of sentences: encode sentences (the mean of "
+                                          "q(z | x)) and decode them greedily")
+    reconstruct_cmd.add_argument("run_dir", type=Path)
+    reconstruct_cmd.add_argument("sentences", nargs="+", metavar="SENTENCE", help="words split on spaces")
+    interpolate_cmd = commands.add_parser("interpolate", help="a run of sentences: the sentences decoded greedily "
+                                          "from points on the line between two sentences' codes (a homotopy)")
+    interpolate_cmd.add_argument("run_dir", type=Path)
+    interpolate_cmd.add_argument("first", metavar="SENTENCE_A")
+    interpolate_cmd.add_argument("last", metavar="SENTENCE_B")
+    interpolate_cmd.add_argument("--steps", type=options.at_least(2), default=7,
+                                 help="points on the line, both ends included (default 7)")
     plot_cmd = commands.add_parser("plot", help="pictures of trained runs side by side, one panel per run")
     plot_cmd.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
     plot_cmd.add_argument("--kind", choices=figures.KINDS, required=True,
@@ -76,7 +90,7 @@ def build_parser():
     plot_cmd.add_argument("-o", "--output", type=Path, help="PNG to write (default FIRST_RUN_DIR/KIND.png)")
     for command in (evaluate_cmd, sample_cmd):
         command.add_argument("--overwrite", action="store_true", help="replace files of the same name")
-    for command in (train_cmd, evaluate_cmd, sample_cmd, plot_cmd):
+    for command in (train_cmd, evaluate_cmd, sample_cmd, reconstruct_cmd, interpolate_cmd, plot_cmd):
         command.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     return parser
 
@@ -179,6 +193,8 @@ def evaluate_images(args, device):
 
 def cmd_sample(args):
     device = runs.resolve_device(args.device)
+    if runs.is_text_run(args.run_dir):
+        return print_sentence_samples(args, device)
     output = args.output or args.run_dir / f"samples-seed{args.seed}.png"
     refuse_existing([output], args.overwrite)
     config, model, _, _ = runs.load_run(args.run_dir, device, with_data=False)
@@ -188,6 +204,43 @@ def cmd_sample(args):
                       device)
     print(f"wrote {output}")
     return 0
+def print_sentence_samples(args, device):
+    config, model, _, vocabulary = runs.load_text_run(args.run_dir, device)
+    max_length = config["image_shape"][0]
+    for greedy in (True, False):
+        torch.manual_seed(args.seed)
+        lines = text.sample_sentences(model, vocabulary, args.n or 10, max_length, device, args.temperature,
+                                      greedy)
+        print("greedy decoding:" if greedy else f"sampled words, temperature {args.temperature}:")
+        print("\n".join(f"  {line}" for line in lines))
+    return 0
+
+
+def cmd_reconstruct(args):
+    device = runs.resolve_device(args.device)
+    config, model, guide, vocabulary = runs.load_text_run(args.run_dir, device)
+    z, note = text.sentence_codes(guide, vocabulary, args.sentences, device)
+    if note:
+        print(f"note: {note}")
+    decoded = text.decoded_sentences(model, vocabulary, z, config["image_shape"][0])
+    for sentence, line in zip(args.sentences, decoded):
+        print(f"  {sentence}\n-> {line}")
+    return 0
+
+
+def cmd_interpolate(args):
+    device = runs.resolve_device(args.device)
+    config, model, guide, vocabulary = runs.load_text_run(args.run_dir, device)
+    (a, b), note = text.sentence_codes(guide, vocabulary, [args.first, args.last], device)
+    if note:
+        print(f"note: {note}")
+    t = torch.linspace(0, 1, args.steps, device=device).unsqueeze(1)
+    decoded = text.decoded_sentences(model, vocabulary, (1 - t) * a + t * b, config["image_shape"][0])
+    for weight, line in zip(t.flatten().tolist(), decoded):
+        print(f"  {weight:4.2f}  {line}")
+    return 0
+
+
 def cmd_plot(args):
     output = figures.save_plot(args.run_dirs, args.kind, runs.resolve_device(args.device), args.pca, args.output)
     print(f"wrote {output}")
@@ -208,7 +261,7 @@ def main(argv=None):
     runs.tune_malloc()
     args = build_parser().parse_args(argv)
     command = {"list": cmd_list, "train": cmd_train, "evaluate": cmd_evaluate, "sample": cmd_sample,
-               "plot": cmd_plot}[args.command]
+               "reconstruct": cmd_reconstruct, "interpolate": cmd_interpolate, "plot": cmd_plot}[args.command]
     try:
         return command(args)
     except (DataError, FileExistsError, FileNotFoundError, PermissionError, ValueError) as e:

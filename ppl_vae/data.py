@@ -39,7 +39,8 @@ class DataError(Exception):
 
 @dataclass
 class DataConfig:
-    dataset: str = option("mnist", "mnist | PATH.npz | IDX_FOLDER | torchvision:NAME")
+    dataset: str = option("mnist", "mnist | PATH.npz | IDX_FOLDER | torchvision:NAME; sentences: ptb (the Penn "
+                          "Treebank) | CORPUS_FOLDER of train.txt, valid.txt, test.txt")
     # Validation and test images are drawn once, seeded, unless none, so evaluations are comparable.
     binarize: str = option("dynamic", "pixels to 0/1: dynamic, a fresh Bernoulli draw from the intensities for each "
                            "training batch (the likelihood papers'); static, one seeded draw of every split; none, "
@@ -49,6 +50,10 @@ class DataConfig:
     subset: int = option(0, "keep only the first N images of each split (0: all)", minimum=0)
     download: bool = option(False, "let torchvision download its dataset (online only)")
     root: str = option("data", "folder for torchvision's files", flag="--data-root")
+    max_vocab: int = option(0, "sentences: the vocabulary's most frequent training words, the rest read as <unk> "
+                            "(0: every training word)", minimum=0)
+    max_length: int = option(0, "sentences: training sentences longer than this many words are dropped (0: none)",
+                             minimum=0)
 
 
 # ---------------------------------------------------------------- reading arrays: split -> (images, labels) in numpy
@@ -204,6 +209,8 @@ def image_shape(images):
 class Dataset:
     """The splits as tensors on one device, and the batches the trainer draws from them."""
 
+    item = "image"  # what a data point is, for messages
+
     def __init__(self, cfg: DataConfig, device="cpu", seed=0):
         """seed: of the one-off binarization draws (static, and the evaluation splits when dynamic)."""
         if cfg.binarize not in BINARIZATIONS:
@@ -233,11 +240,12 @@ class Dataset:
             self.images[name] = x.to(device)
             self.labels[name] = torch.from_numpy(y).to(device)
         self.dim = sizes.pop()
+        self.code_sds = None  # M1+M2's sampled codes (encoded)
 
     def batches(self, split, batch_size, shuffle=True, labels=False, indices=None):
         """Batches from one split by (shuffled) index, each a tuple of the program's arguments: (images,), or
-        (images, one-hot labels) with labels=True; training images binarized afresh if dynamic. `indices`: only
-        these images of the split."""
+        (images, one-hot labels) with labels=True; training images binarized afresh if dynamic, and sampled codes
+        drawn afresh. `indices`: only these images of the split."""
         images = self.images[split]
         if indices is None:
             indices = torch.arange(len(images), device=images.device)
@@ -245,18 +253,29 @@ class Dataset:
             indices = indices[torch.randperm(len(indices), device=images.device)]
         for start in range(0, len(indices), batch_size):
             index = indices[start : start + batch_size]
-            x = torch.bernoulli(images[index]) if self.binarize == "dynamic" and split == "train" else images[index]
+            x = images[index]
+            if split == "train" and self.binarize == "dynamic":
+                x = torch.bernoulli(x)
+            elif split == "train" and self.code_sds is not None:
+                x = torch.normal(x, self.code_sds[index])  # a fresh z1 ~ q(z1 | x) of M1+M2
             yield (x, self.one_hot(self.labels[split][index])) if labels else (x,)
 
-    def encoded(self, encode, batch_size=1000):
-        """This dataset with every split's images replaced by encode(images), (N, D) -> (N, D') features (the codes
-        of M1+M2), which are never binarized."""
+    def encoded(self, encode, active=0.0, sampled=False):
+        """This dataset with every split's images replaced by their codes (M1+M2): encode(images) gives the means and
+        standard deviations of q(z1 | x), (N, D') each; codes are never binarized. active > 0 keeps only the units
+        whose means vary over the training images with a standard deviation above it (Kingma et al.'s code: 0.1); the
+        rest are the prior's and say nothing of the image. sampled: every training batch draws its codes afresh from
+        q(z1 | x), as their code does (and as dynamic binarization draws pixels); the other splits are the means."""
         codes = copy.copy(self)
-        with torch.no_grad():
-            codes.images = {split: torch.cat([encode(x) for x in images.split(batch_size)])
-                            for split, images in self.images.items()}
+        moments = {split: encode(images) for split, images in self.images.items()}
+        spread = moments["train"][0].std(dim=0)
+        keep = spread > active if active else torch.ones_like(spread, dtype=torch.bool)
+        if not keep.any():
+            raise DataError(f"no unit of the codes varies with a standard deviation above {active}")
+        codes.images = {split: means[:, keep] for split, (means, _) in moments.items()}
+        codes.code_sds = moments["train"][1][:, keep] if sampled else None
         codes.binarize = "none"
-        codes.dim = codes.images["train"].shape[1]
+        codes.dim = int(keep.sum())
         codes.image_shape = (codes.dim,)
         return codes
 

@@ -25,6 +25,9 @@ CODE_KINDS = ("latent", "manifold", "traversal", "interpolation")  # pictures of
 
 
 def require_images(config, run_dir):
+    if runs.is_text_run(run_dir):
+        raise ValueError(f"{run_dir}: the {runs.describe(config)} model's data are sentences, not images (python "
+                         "run.py sample, reconstruct and interpolate print them)")
     if len(config["image_shape"]) != 2:
         raise ValueError(f"{run_dir}: the {runs.describe(config)} model's data are vectors of features, not images")
 
@@ -64,7 +67,7 @@ def save_plot(run_dirs, kind, device, pca=False, output=None):
         for run_dir in run_dirs:
             config, model, guide, data = runs.load_run(run_dir, device)
             layers[Path(run_dir).name] = runs.layer_statistics(model, guide,
-                                                               runs.training_of(config, model, guide, data))
+                                                               runs.training_of(config, model, guide, data), data)
         plots.save_layers(output, layers)
         return output
     caption = f"\n{plots.CAPTIONS[kind]}" if kind in plots.CAPTIONS else ""

@@ -8,6 +8,7 @@ defaults to False is a switch (--straight-through), one that defaults to True a 
 e.g. --no-batch-norm); a list of ints takes one or more numbers; `choices` and `minimum` are checked by argparse.
 """
 import argparse
+import math
 import dataclasses
 import typing
 from dataclasses import field
@@ -33,6 +34,13 @@ def flag_of(config_class, name):
     """The command-line flag of a field of a config class (None: the class, if any, has no such field)."""
     return next((flag for flag, field_name, _, _ in fields(config_class) if field_name == name), None) \
         if config_class else None
+
+
+def positive_float(text):
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
 
 
 def at_least(minimum):

@@ -25,8 +25,9 @@ class ModelInfo:
 
     def latent(self, site="z"):
         """The distribution at the model's latent site `site`, from a trace of its prior on one blank image (a model
-        of images alone)."""
-        x = torch.zeros(1, math.prod(self.image_shape), device=device_of(self.model))
+        of images alone), or on what the model's `blank(1)` gives (a model of other data: sentences)."""
+        blank = getattr(self.model, "blank", None)
+        x = blank(1) if blank else torch.zeros(1, math.prod(self.image_shape), device=device_of(self.model))
         try:
             with torch.no_grad(), poutine.block():
                 trace = poutine.trace(self.model).get_trace(x)

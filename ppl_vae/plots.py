@@ -181,9 +181,14 @@ def analogies(model, guide, x, y):
 
 
 @torch.no_grad()
+def latent_sites(guide, images, batch_size=1000):
+    """q(z | x)'s site, its distribution and draw, for each batch of images."""
+    return [poutine.trace(guide).get_trace(x).nodes[LATENT] for x in images.split(batch_size)]
+
+
 def latent_means(guide, images, batch_size=1000):
     """The mean of q(z | x) for each image: the codes of an encoder (one draw for a guide with no closed-form mean)."""
-    return torch.cat([site_mean(poutine.trace(guide).get_trace(x).nodes[LATENT]) for x in images.split(batch_size)])
+    return torch.cat([site_mean(site) for site in latent_sites(guide, images, batch_size)])
 
 
 def decoded_means(model, z, data_dim):

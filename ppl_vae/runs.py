@@ -21,7 +21,6 @@ import sys
 import time
 from dataclasses import asdict, fields
 from functools import partial
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +32,15 @@ from pyro import poutine
 from ppl_vae import evaluate, options, plots, rundir
 from ppl_vae.data import DataConfig, DataError, Dataset, as_images
 from ppl_vae.pairs import ModelInfo, check_pair
+from ppl_vae.text import PAD_ID, VOCABULARY, TextDataset, Vocabulary, is_text, sample_sentences
 from ppl_vae.train import TrainConfig, Training, fit, make_elbo, progress
 from ppl_vae.variants import GUIDES, VARIANTS
 
 LAYER_IMAGES, LAYER_PARTICLES = 1000, 100  # what evaluate's per-layer KL and active units are estimated from
+# What one pass of a particle-vectorized evaluation may hold: particles x data points x values per data point (for a
+# sentence, its logits: length x vocabulary). evaluate's defaults for MNIST, 1000 particles of 10 images, are 7.8
+# million (110 MB measured); a batch of Penn Treebank sentences asks a thousand times that per particle.
+PASS_VALUES = 32_000_000
 DEFAULT_VARIANT = "vae"
 
 
@@ -59,7 +63,7 @@ def configure(variant=DEFAULT_VARIANT, guide=None, seed=0, **sections):
         if guide is not None:
             raise ValueError(f"--guide: {variant} builds its own guide")
         model, guide_config = {}, {"name": None}
-        train = asdict(TrainConfig())
+        train, data = asdict(TrainConfig()), asdict(DataConfig())
         pair_file = pair_source(variant)
     elif variant in VARIANTS:
         entry = VARIANTS[variant]
@@ -68,11 +72,12 @@ def configure(variant=DEFAULT_VARIANT, guide=None, seed=0, **sections):
             raise ValueError(f"unknown --guide {guide!r}; choose one of {', '.join(GUIDES)}")
         model, guide_config = asdict(entry.model.config()), {"name": guide, **guide_fields(guide)}
         train, pair_file = asdict(TrainConfig(**entry.train_defaults)), None
+        data = asdict(DataConfig(**entry.data_defaults))
     else:
         raise ValueError(f"unknown --model {variant!r}: a variant ({', '.join(VARIANTS)}) or a file or module with "
                          "a build function, PATH.py:build or package.module:build")
     config = {"variant": variant, "seed": seed, "model": model, "guide": guide_config,
-              "data": asdict(DataConfig()), "train": train}
+              "data": data, "train": train}
     if pair_file:
         config["pair_file"] = pair_file
     for section, values in sections.items():
@@ -248,7 +253,9 @@ def train(config, run_dir, device="auto", resume=False, overwrite=False):
     config = {**config, "image_shape": list(data.image_shape),
               "versions": {"torch": torch.__version__, "pyro": pyro.__version__, "python": sys.version.split()[0]}}
     rundir.write_json(run_dir / rundir.CONFIG, config)
-    print(f"run folder: {run_dir}   device: {device}   train images: {len(data.images['train'])}")
+    if isinstance(data, TextDataset):  # the run decodes without its corpus
+        data.vocabulary.save(run_dir / VOCABULARY)
+    print(f"run folder: {run_dir}   device: {device}   train {data.item}s: {len(data.images['train'])}")
     metrics = fit(model, guide, data, train_cfg, run_dir, resume=resume, training=training)
     save_pictures(run_dir, model, guide, training, data, metrics, device)
     return run_dir
@@ -256,6 +263,10 @@ def train(config, run_dir, device="auto", resume=False, overwrite=False):
 
 def save_pictures(run_dir, model, guide, training, data, metrics, device):
     plots.save_curves(run_dir / "curves.png", metrics)
+    if isinstance(data, TextDataset):
+        lines = sample_sentences(model, data.vocabulary, 10, data.dim, device)
+        rundir.atomic_write(run_dir / "samples.txt", lambda f: f.write("\n".join(lines).encode() + b"\n"))
+        return
     if len(data.image_shape) != 2:
         print(f"no samples or reconstructions: the programs' data are vectors of {data.dim} features, not images")
         return
@@ -280,6 +291,18 @@ def save_samples(path, model, labels, n, data_dim, image_shape, device):
     if max(labels) >= num_classes:
         raise ValueError(f"--label: classes are 0 to {num_classes - 1}, got {max(labels)}")
     plots.save_class_samples(path, model, labels, n or 8, num_classes, data_dim, image_shape, device)
+
+
+def is_text_run(run_dir):
+    return (Path(run_dir) / VOCABULARY).exists()
+
+
+def load_text_run(run_dir, device):
+    """A trained sentence run's config, (model, guide) and vocabulary, without its corpus."""
+    if not is_text_run(run_dir):
+        raise ValueError(f"{run_dir} is not a run of sentences (no {VOCABULARY} in it)")
+    config, model, guide, _ = load_run(run_dir, device, with_data=False)
+    return config, model, guide, Vocabulary.load(Path(run_dir) / VOCABULARY)
 
 
 # ---------------------------------------------------------------- reading a run
@@ -308,14 +331,26 @@ def load_run(run_dir, device="cpu", with_data=True):
 def load_data(config, device):
     """The run's dataset as its programs see it: the images, or (M1+M2, a model config with "m1") the codes that the
     trained VAE in that run folder gives them, the means of its q(z1 | x)."""
-    data = Dataset(config_of(DataConfig, config["data"], "the data"), device, config["seed"])
+    data_cfg = config_of(DataConfig, config["data"], "the data")
+    data = (TextDataset if is_text(data_cfg.dataset) else Dataset)(data_cfg, device, config["seed"])
     if not config["model"].get("m1"):
         return data
     m1_config, _, m1_guide, _ = load_run(Path(config["model"]["m1"]), device, with_data=False)
     if m1_config["data"]["dataset"] != config["data"]["dataset"]:
         raise ValueError(f"--m1 {config['model']['m1']} was trained on {m1_config['data']['dataset']}, not on "
                          f"{config['data']['dataset']}")
-    return data.encoded(partial(plots.latent_means, m1_guide))
+    return data.encoded(partial(m1_codes, m1_guide), config["model"].get("active", 0.0),
+                        config["model"].get("sampled", False))
+
+
+def m1_codes(guide, images):
+    """The means and standard deviations of M1's q(z1 | x) for each image."""
+    sites = plots.latent_sites(guide, images)
+    try:
+        return tuple(torch.cat([getattr(site["fn"], moment) for site in sites]) for moment in ("mean", "stddev"))
+    except NotImplementedError:
+        raise ValueError("--m1: M1+M2 needs a VAE whose q(z1 | x) has a closed-form mean and standard deviation "
+                         "(a Gaussian guide)") from None
 
 
 def describe(config):
@@ -359,9 +394,10 @@ def evaluate_run(model, guide, config, data, iw_samples, chunk_size, iw_batch_si
             if split != "train" and not point_masses:
                 results[f"{split}_elbo"] = evaluate.mean_elbo(model, guide, batches(), elbo)
                 line += f"   ELBO {results[f'{split}_elbo']:9.3f}"
-        print(f"{line} nats per image ({count} images, binarization {config['data']['binarize']})")
+        print(f"{line} nats per {data.item} ({count} {data.item}s" + (
+            ")" if isinstance(data, TextDataset) else f", binarization {config['data']['binarize']})"))
     print("(log p(x | z) with z ~ q(z | x) is the reconstruction term; minus it is the summed binary cross-entropy for "
-          "Bernoulli pixels)")
+          "Bernoulli pixels, the summed cross-entropy of the words for sentences)")
     test_images, test_labels = ((data.images["test"], data.labels["test"]) if first is None else
                                 (data.images["test"][first], data.labels["test"][first]))
     if "y" in guide_trace.nodes and not guide_trace.nodes["y"]["is_observed"]:  # a classifier q(y | x)
@@ -384,19 +420,24 @@ def evaluate_run(model, guide, config, data, iw_samples, chunk_size, iw_batch_si
         print(f"no ELBO or log p(x): the guide puts a point mass on {', '.join(point_masses)} (importance sampling "
               "needs a guide that spreads over the latents)")
     else:
-        results["layers"] = layer_statistics(model, guide, training)
+        layer_images = min(LAYER_IMAGES, len(test_images))
+        results["layers"] = layer_statistics(model, guide, training, data, layer_images)
         for name, layer in results["layers"].items():
-            print(f"test  {name}: KL term {layer['kl']:8.3f} nats per image, {layer['active']} of {layer['units']} "
-                  f"units active (Cov_x E_q[u | x] > 0.01; first {LAYER_IMAGES} test images, {LAYER_PARTICLES} "
-                  "draws each)")
+            print(f"test  {name}: KL term {layer['kl']:8.3f} nats per {data.item}, {layer['active']} of "
+                  f"{layer['units']} units active (Cov_x E_q[u | x] > 0.01; first {layer_images} test {data.item}s, "
+                  f"{LAYER_PARTICLES} draws each)")
     if iw_samples and not point_masses:
         log_px = iw_log_likelihoods(model, guide, training.batches("test", iw_batch_size, False, indices=first),
-                                    len(test_images), iw_samples, chunk_size)
+                                    len(test_images), iw_samples, fitted(chunk_size, iw_batch_size, data.image_shape))
         nll = -log_px
         results.update(iw_samples=iw_samples, test_images=len(nll), test_nll=nll.mean().item(),
                        test_nll_se=(nll.std() / len(nll) ** 0.5).item())
-        print(f"test  NLL  {results['test_nll']:9.3f} ± {results['test_nll_se']:.3f} nats per image (mean ± standard "
-              f"error over {len(nll)} images, k = {iw_samples} importance samples)")
+        print(f"test  NLL  {results['test_nll']:9.3f} ± {results['test_nll_se']:.3f} nats per {data.item} (mean ± "
+              f"standard error over {len(nll)} {data.item}s, k = {iw_samples} importance samples)")
+        if isinstance(data, TextDataset):  # the language models' number: per token, each sentence's <eos> counted
+            tokens = int((test_images != PAD_ID).sum())
+            results.update(test_tokens=tokens, test_ppl=math.exp(nll.sum().item() / tokens))
+            print(f"test  perplexity {results['test_ppl']:.2f} (exp of the NLL per token, {tokens} tokens with <eos>)")
     return results, log_px
 
 
@@ -444,9 +485,17 @@ def iw_log_likelihoods(model, guide, batches, total, iw_samples, chunk_size):
     return torch.cat(values).double().cpu()
 
 
-def layer_statistics(model, guide, training):
-    """evaluate.layer_statistics on the first LAYER_IMAGES test images, LAYER_PARTICLES draws each."""
-    test_batches = islice(training.batches("test", 100, shuffle=False), LAYER_IMAGES // 100)
+def fitted(wanted, other, data_shape):
+    """`wanted` particles (or data points) per pass, fewer if need be, so that a pass with `other` data points (or
+    particles) of this shape holds at most PASS_VALUES values."""
+    return max(1, min(wanted, PASS_VALUES // (other * math.prod(data_shape))))
+
+
+def layer_statistics(model, guide, training, data, images=LAYER_IMAGES):
+    """evaluate.layer_statistics on the first `images` test images, LAYER_PARTICLES draws each."""
+    batch_size = fitted(100, LAYER_PARTICLES, data.image_shape)
+    first = torch.arange(min(images, len(data.images["test"])), device=data.images["test"].device)
+    test_batches = training.batches("test", batch_size, shuffle=False, indices=first)
     return evaluate.layer_statistics(model, guide, test_batches, num_particles=LAYER_PARTICLES)
 
 

@@ -25,6 +25,7 @@ ELBOS = {"trace": Trace_ELBO, "meanfield": TraceMeanField_ELBO, "iwae": partial(
 
 
 PRIORS = ("normal", "none")
+KL_SCHEDULES = ("linear", "sigmoid")
 
 
 @dataclass
@@ -38,8 +39,10 @@ class TrainConfig:
     num_particles: int = option(1, "samples of z per image in each gradient estimate, vectorized (k of the IWAE "
                                 "bound)", minimum=1)
     beta: float = option(1.0, "weight of the KL term (beta-VAE, Higgins et al. 2017); 1 gives the ELBO")
-    kl_anneal: int = option(0, "steps over which the KL weight rises linearly from 0 to beta (Bowman et al. 2016)",
+    kl_anneal: int = option(0, "steps over which the KL weight rises from 0 to beta (Bowman et al. 2016)",
                             minimum=0)
+    kl_schedule: str = option("linear", "how the KL weight rises over --kl-anneal steps: linear, or sigmoid (Bowman "
+                              "et al.'s logistic curve, centred half way)", choices=KL_SCHEDULES)
     prior: str = option("normal", "none: the KL term weighted 0, leaving the reconstruction (with the point-mass "
                         "guide, whose log q is 0, exactly log p(z) left out: the plain autoencoder)", choices=PRIORS)
 
@@ -71,10 +74,15 @@ class ScaleLatents(Messenger):
             msg["scale"] = self.weight * msg["scale"]
 
 
-def kl_weight(step, beta, anneal_steps):
-    """The KL term's weight at SVI step `step` (counted from 0): linear warm-up from 0 to beta over the first
-    `anneal_steps` steps, then beta (Bowman et al. 2016, sec. 3.1)."""
-    return beta * min(1.0, step / anneal_steps) if anneal_steps else beta
+def kl_weight(step, beta, anneal_steps, schedule="linear"):
+    """The KL term's weight at SVI step `step` (counted from 0): a warm-up from 0 to beta over the first
+    `anneal_steps` steps, then beta (Bowman et al. 2016, sec. 3.1). linear: beta * step / anneal_steps; sigmoid:
+    beta * logistic(10 (step / anneal_steps - 1/2)), from 0.007 beta at the start to 0.993 beta at the end."""
+    if not anneal_steps or step >= anneal_steps:
+        return beta
+    if schedule == "sigmoid":
+        return beta / (1 + math.exp(-10 * (step / anneal_steps - 0.5)))
+    return beta * step / anneal_steps
 
 
 def temperature(step, start, minimum, rate, every):
@@ -185,7 +193,7 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False, training=No
         start = time.perf_counter()
 
         def before_step(step):
-            latent_scale.weight = kl_weight(steps_done + step, beta, cfg.kl_anneal)
+            latent_scale.weight = kl_weight(steps_done + step, beta, cfg.kl_anneal, cfg.kl_schedule)
             if training.before_step:
                 training.before_step(steps_done + step)
 

@@ -14,7 +14,8 @@ from torch import nn
 from ppl_vae import schemes
 from ppl_vae.guides import (bottom_up, categorical as categorical_guide, conditional, delta, empty, flow, fullcov,
                             gaussian, ladder, m2 as m2_guide, nvae as nvae_guide, vade, vqvae as vq_guide)
-from ppl_vae.models import categorical, completion, cvae, hierarchical, m2, mixture, nvae, vae, vqvae
+from ppl_vae.models import (categorical, completion, cvae, hierarchical, m2, mixture, nvae, sentence_vae, vae,
+                            vqvae)
 from ppl_vae.nets import mlp
 
 
@@ -44,6 +45,7 @@ class Variant:
     model: Model
     guide: str  # its default guide, a name in GUIDES
     train_defaults: dict = field(default_factory=dict)  # training settings the variant needs, e.g. its ELBO
+    data_defaults: dict = field(default_factory=dict)  # its data where not MNIST's images
 
 
 GUIDES = {
@@ -70,6 +72,12 @@ GUIDES = {
 }
 
 VAE_MODEL = Model(vae.VAEConfig, vae.build, vae.encoder)
+SENTENCE_MODEL = Model(sentence_vae.SentenceVAEConfig, sentence_vae.build, sentence_vae.encoder)
+LANGUAGE_MODEL = Model(sentence_vae.LanguageModelConfig, sentence_vae.build, sentence_vae.encoder)
+# Sentences: the Penn Treebank, batches of 32 sentences; the VAE's KL weight rises along Bowman et al.'s sigmoid over
+# the first 10 000 steps (about 8 epochs)
+TEXT = {"data_defaults": {"dataset": "ptb"}, "train_defaults": {"batch_size": 32}}
+ANNEALED_TEXT = {**TEXT, "train_defaults": {"batch_size": 32, "kl_anneal": 10_000, "kl_schedule": "sigmoid"}}
 TWO_LAYER = Model(hierarchical.TwoLayerConfig, hierarchical.build_two_layer)
 LADDER = Model(hierarchical.LadderConfig, hierarchical.build_ladder)
 COMPLETION_SCHEME = dict(encoder=completion.encoder, training=schemes.early_stopping)
@@ -130,4 +138,11 @@ VARIANTS = {
     "m1m2": Variant("M1+M2: M2 on the codes (means of q(z1 | x)) of a trained VAE, --m1 RUN_DIR, with Gaussian "
                     "features (Kingma et al. 2014)",
                     Model(m2.M1M2Config, m2.build_m1m2, m2.encoder, schemes.semi_supervised), "m2", {"elbo": "enum"}),
+    "sentence-vae": Variant("sentences (the Penn Treebank): an LSTM language model conditioned on z, read by a "
+                            "bidirectional LSTM encoder, with KL annealing and word dropout (Bowman et al. 2016)",
+                            SENTENCE_MODEL, "gaussian", **ANNEALED_TEXT),
+    "sentence-ae": Variant("the sentence VAE's model with a point-mass guide: a sequence autoencoder (Bowman et al.'s "
+                           "contrast)", SENTENCE_MODEL, "delta", **TEXT),
+    "lstm-lm": Variant("the LSTM language model alone, no z: the sentence VAE's baseline (Bowman et al.'s Table 2)",
+                       LANGUAGE_MODEL, "none", **TEXT),
 }

@@ -12,7 +12,7 @@ from ppl_vae.guides.m2 import M2Guide
 from ppl_vae.models.cvae import CVAE
 from ppl_vae.models.m2 import M2
 from ppl_vae import plots, rundir
-from ppl_vae.data import DataConfig, Dataset
+from ppl_vae.data import DataConfig, DataError, Dataset
 from ppl_vae.evaluate import accuracy
 from ppl_vae.nets import mlp
 from ppl_vae.train import TrainConfig, fit
@@ -148,6 +148,39 @@ def test_m1m2_is_m2_on_the_codes_of_its_m1(tmp_path, capsys):
     assert "test  accuracy" in capsys.readouterr().out
     assert main(["sample", str(tmp_path / "m1m2")]) == 2
     assert "vectors of features, not images" in capsys.readouterr().err
+    means = plots.latent_means(m1_guide, images.images["train"])
+    threshold = means.std(dim=0).sort().values[1].item()  # above the two least active units' spread
+    assert main(["train", "--model", "m1m2", *flags, "--latent", "2", "--labelled", "50", "--m1", str(tmp_path / "m1"),
+                 "--active", str(threshold), "--sampled", "--name", "m1m2-active"]) == 0
+    _, _, _, active_codes = load_run(tmp_path / "m1m2-active", "cpu")
+    assert torch.equal(active_codes.images["test"], codes.images["test"][:, means.std(dim=0) > threshold])
+    assert active_codes.dim == 2 and active_codes.code_sds.shape == (len(means), 2)
+
+
+def test_m1_codes_keep_the_active_units_and_training_batches_draw_them_afresh():
+    """Kingma et al.'s M1+M2 features: units whose means barely vary over the training images are dropped from every
+    split, and with sampled codes each training batch is a fresh draw of Normal(mean, sd) (standardized, the draws
+    have mean 0 and variance 1 within 5 standard errors), while the other splits stay the means."""
+    data = Dataset(DataConfig(subset=300, binarize="none"), seed=0)
+    scales = torch.tensor([0.1, 0.2, 0.3])
+
+    def encode(images):  # units 0 and 2 follow the image, unit 1 is nearly constant
+        means = torch.stack([images[:, 300], 0.5 + 0.01 * images[:, 400], 2 * images[:, 500]], dim=1)
+        return means, scales.expand(len(images), 3)
+
+    codes = data.encoded(encode, active=0.05, sampled=True)
+    assert codes.dim == 2 and codes.image_shape == (2,)
+    for split in ("train", "valid", "test"):
+        assert torch.equal(codes.images[split], encode(data.images[split])[0][:, [0, 2]])
+    assert torch.equal(next(codes.batches("valid", 1000, shuffle=False))[0], codes.images["valid"])
+    torch.manual_seed(0)
+    draws = torch.cat([(x - codes.images["train"]) / scales[[0, 2]]
+                       for _ in range(20) for (x,) in codes.batches("train", 1000, shuffle=False)])
+    n = draws.numel()
+    assert abs(draws.mean()) < 5 / n ** 0.5 and abs(draws.var() - 1) < 5 * (2 / n) ** 0.5
+    assert torch.equal(data.encoded(encode).images["train"], encode(data.images["train"])[0])  # all units, the means
+    with pytest.raises(DataError, match="above 5"):
+        data.encoded(encode, active=5.0)
 
 
 def test_supervised_only_steps_see_each_labelled_image_once_and_nothing_else():

@@ -1,0 +1,152 @@
+"""The sentence VAE of Bowman et al. 2016 ("Generating Sentences from a Continuous Space"), a generative program over
+a sentence w_1 .. w_T, the last word <eos>:
+
+    z ~ Normal(0, I)                                    the sentence's code (--latent; 0: no z, the LSTM language model)
+    (h_0, c_0) = W z + b                                z starts the decoder's state (their sec. 3)
+    h_t = LSTM(h_{t-1}, [embed(w_{t-1}), z?])           w_0 = <bos>; z also fed at every step with --z-every-step
+    w_t | w_<t, z ~ Categorical(softmax(V h_t))         one factor per real token, masked past the sentence's end
+
+Word dropout (their sec. 3.2): while training, each input word w_{t-1}, t > 1, is replaced by <unk> with
+probability p, so the decoder must lean on z to predict the next word; the targets never change, and evaluation
+sees every word. With p = 1 the decoder reads no words at all.
+
+The amortized guide is the project's Gaussian one (guides/gaussian.py) over this module's `encoder`, a
+bidirectional LSTM reading the sentence; the point-mass guide on the same encoder makes the sequence autoencoder.
+"""
+import math
+from dataclasses import dataclass
+
+import pyro
+import pyro.distributions as dist
+import torch
+from torch import nn
+
+from ppl_vae.options import option
+from ppl_vae.text import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+
+
+@dataclass
+class SentenceVAEConfig:
+    # Defaults: texar's examples/vae_text on the Penn Treebank (a 32-unit code, 256-unit embeddings and LSTMs)
+    latent: int = option(32, "latent dimension; 0: no z, the LSTM language model", minimum=0)
+    embedding: int = option(256, "word embedding size of the decoder and of the encoder", minimum=1)
+    units: int = option(256, "LSTM units of the decoder, and of the encoder in each direction", minimum=1)
+    word_dropout: float = option(0.25, "probability that a decoder input word is replaced by <unk> while training "
+                                 "(Bowman et al.: 0.25 to 0.5; 1: the decoder reads no words)", minimum=0)
+    z_every_step: bool = option(False, "feed z to the decoder at every step as well as through its initial state")
+
+
+@dataclass
+class LanguageModelConfig(SentenceVAEConfig):
+    """The same decoder with no z and no word dropout: the LSTM language model."""
+    latent: int = option(0, "latent dimension; 0: no z, the LSTM language model", minimum=0)
+    word_dropout: float = option(0.0, "probability that a decoder input word is replaced by <unk> while training",
+                                 minimum=0)
+
+
+class SentenceDecoder(nn.Module):
+    """Teacher-forced logits of each next word, from the input words and the code."""
+
+    def __init__(self, vocabulary_size, latent_dim, embedding, units, z_every_step):
+        super().__init__()
+        self.embed = nn.Embedding(vocabulary_size, embedding, padding_idx=PAD_ID)
+        self.initial_state = nn.Linear(latent_dim, 2 * units) if latent_dim else None
+        self.z_every_step = z_every_step and latent_dim > 0
+        self.lstm = nn.LSTM(embedding + (latent_dim if self.z_every_step else 0), units, batch_first=True)
+        self.out = nn.Linear(units, vocabulary_size)
+
+    def forward(self, inputs, z=None, state=None):
+        """inputs (B, T) ids; z (..., B, latent) with any leading (particle) dims -> logits (..., B, T, vocabulary),
+        and the LSTM's last state. `state` continues a decoding (then z only feeds the steps)."""
+        leading = z.shape[:-2] if z is not None else ()
+        steps = self.embed(inputs).expand(*leading, *inputs.shape, -1).flatten(0, len(leading))
+        if z is not None:
+            z = z.flatten(0, len(leading))
+            if state is None:
+                h, c = self.initial_state(z).unsqueeze(0).chunk(2, dim=-1)
+                state = h.contiguous(), c.contiguous()
+            if self.z_every_step:
+                steps = torch.cat([steps, z.unsqueeze(1).expand(-1, steps.shape[1], -1)], dim=-1)
+        hidden, state = self.lstm(steps, state)
+        return self.out(hidden).reshape(*leading, *inputs.shape, -1), state
+
+
+class SentenceVAE(nn.Module):
+    def __init__(self, decoder: SentenceDecoder, latent_dim: int, word_dropout: float):
+        super().__init__()
+        self.decoder = decoder
+        self.latent_dim = latent_dim
+        self.word_dropout = word_dropout
+
+    def blank(self, n):
+        """n empty sentences (<pad> only), for tracing the model's prior."""
+        return torch.full((n, 1), PAD_ID, dtype=torch.long, device=self.decoder.out.weight.device)
+
+    def inputs(self, x):
+        """The decoder's inputs: <bos> and the words shifted right, word-dropped while training."""
+        inputs = torch.cat([torch.full_like(x[:, :1], BOS_ID), x[:, :-1]], dim=1)
+        if self.training and self.word_dropout:
+            dropped = torch.rand(inputs.shape, device=x.device) < self.word_dropout
+            dropped[:, 0] = False  # <bos> stays
+            inputs = inputs.masked_fill(dropped & (inputs != PAD_ID), UNK_ID)
+        return inputs
+
+    def forward(self, x):
+        pyro.module("decoder", self.decoder)
+        real = x != PAD_ID  # the sentence's words and its <eos>
+        with pyro.plate("data", x.shape[0], device=x.device):
+            z = None
+            if self.latent_dim:
+                z = pyro.sample("z", dist.Normal(torch.zeros(self.latent_dim, device=x.device), 1.0).to_event(1))
+            logits, _ = self.decoder(self.inputs(x), z)
+            pyro.sample("x", dist.Categorical(logits=logits).mask(real).to_event(1), obs=x)
+
+    @torch.no_grad()
+    def generate(self, z, max_length, temperature=1.0, greedy=False):
+        """Sentences decoded word by word from codes z (B, latent) (or B = len(z) sentences of the language model,
+        z of shape (B, 0)): each next word the most probable one (greedy) or drawn from softmax(logits /
+        temperature), never <pad> or <bos>, until <eos> or max_length words. Returns (B, max_length) ids, <pad>
+        after each <eos>."""
+        code = z if self.latent_dim else None
+        word = torch.full((len(z), 1), BOS_ID, dtype=torch.long, device=z.device)
+        state, words = None, []
+        done = torch.zeros(len(z), dtype=torch.bool, device=z.device)
+        for _ in range(max_length):
+            logits, state = self.decoder(word, code, state)
+            logits = logits[:, -1].index_fill(-1, torch.tensor([PAD_ID, BOS_ID], device=z.device), -math.inf)
+            word = (logits.argmax(-1) if greedy else
+                    torch.distributions.Categorical(logits=logits / temperature).sample()).unsqueeze(1)
+            words.append(word.masked_fill(done.unsqueeze(1), PAD_ID))
+            done |= word.squeeze(1) == EOS_ID
+            if done.all():
+                break
+        return torch.cat(words, dim=1)
+
+
+class SentenceEncoder(nn.Module):
+    """A bidirectional LSTM over a sentence's words; its last states, both ways, mapped to out_dim numbers."""
+
+    def __init__(self, vocabulary_size, embedding, units, out_dim):
+        super().__init__()
+        self.embed = nn.Embedding(vocabulary_size, embedding, padding_idx=PAD_ID)
+        self.lstm = nn.LSTM(embedding, units, batch_first=True, bidirectional=True)
+        self.out = nn.Linear(2 * units, out_dim)
+
+    def forward(self, x):
+        lengths = (x != PAD_ID).sum(dim=1).clamp(min=1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(self.embed(x), lengths, batch_first=True, enforce_sorted=False)
+        _, (h, _) = self.lstm(packed)
+        return self.out(torch.cat([h[0], h[1]], dim=-1))
+
+
+def build(cfg: SentenceVAEConfig, image_shape):
+    """image_shape: (longest sentence, vocabulary size), as the text dataset gives it."""
+    if cfg.word_dropout > 1:
+        raise ValueError(f"--word-dropout {cfg.word_dropout}: a probability, at most 1")
+    _, vocabulary_size = image_shape
+    decoder = SentenceDecoder(vocabulary_size, cfg.latent, cfg.embedding, cfg.units, cfg.z_every_step)
+    return SentenceVAE(decoder, cfg.latent, cfg.word_dropout)
+
+
+def encoder(cfg: SentenceVAEConfig, image_shape, out_dim, extra_inputs=0):
+    return SentenceEncoder(image_shape[1], cfg.embedding, cfg.units, out_dim)
