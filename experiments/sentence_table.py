@@ -26,8 +26,9 @@ def evaluation(run_dir):
 def row(run_dir):
     results, config = evaluation(run_dir), rundir.read_json(run_dir / rundir.CONFIG)
     layer = results.get("layers", {}).get("z")
-    flags = (f"anneal {config['train']['kl_anneal']} steps ({config['train']['kl_schedule']}), word dropout "
-             f"{config['model']['word_dropout']}" if config["model"]["latent"] else "no z")
+    anneal, schedule = config["train"]["kl_anneal"], config["train"]["kl_schedule"]
+    warm_up = f"warm-up {anneal} steps ({schedule})" if anneal else "no warm-up"
+    flags = f"{warm_up}, word dropout {config['model']['word_dropout']}" if config["model"]["latent"] else "no z"
     if config["guide"]["name"] == "delta":
         flags += "; a point-mass guide (no bound on log p(x))"
     bounded = "test_nll" in results
@@ -38,7 +39,7 @@ def row(run_dir):
 
 
 def save_kl_figure(path, run_dirs):
-    fig, (kl_axis, weight_axis) = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig, (kl_axis, weight_axis) = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained")
     for run_dir in run_dirs:
         metrics = rundir.read_metrics(run_dir)
         epochs = [m["epoch"] for m in metrics]
@@ -58,7 +59,7 @@ def main():
     print_table(("run", "setting", "test NLL", "KL term", "perplexity", "active units"),
                 [row(run_dir) for run_dir in args.run_dirs] + [(name, "", nll, kl, ppl, "") for name, nll, ppl, kl
                                                                in PAPERS])
-    save_kl_figure(args.output, [d for d in args.run_dirs if "layers" in evaluation(d)])
+    save_kl_figure(args.output, [d for d in args.run_dirs if evaluation(d).get("layers")])
     print(f"wrote {args.output}")
 
 

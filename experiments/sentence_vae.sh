@@ -5,7 +5,7 @@
 # is the baseline, the same decoder without z. Each run is evaluated on the first 500 test sentences with k = 100.
 # About 1.5 minutes an epoch on one core here. Then: python experiments/sentence_table.py runs/ptb-*
 #
-#   bash experiments/sentence_vae.sh [RUN_NAME ...]     (the runs named, default all five)
+#   bash experiments/sentence_vae.sh [RUN_NAME ...]     (the runs named, default all seven)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -20,5 +20,8 @@ train ptb-lm --model lstm-lm
 train ptb-vae-plain --model sentence-vae --latent 16 --kl-anneal 0 --word-dropout 0
 train ptb-vae-anneal --model sentence-vae --latent 16 --kl-anneal 1000 --word-dropout 0
 train ptb-vae-anneal-wd --model sentence-vae --latent 16 --kl-anneal 1000 --word-dropout 0.25
+# twice as long, against the language model as long: more word dropout (0.5) and a warm-up over 2 000 steps
+train ptb-lm-e10 --model lstm-lm --epochs 10
+train ptb-vae-wd50-e10 --model sentence-vae --latent 16 --kl-anneal 2000 --word-dropout 0.5 --epochs 10
 # the deterministic sequence autoencoder (no prior term, no word dropout), for the homotopies beside the VAE's
 train ptb-ae --model sentence-ae --latent 16 --prior none --word-dropout 0

@@ -139,7 +139,8 @@ def log_likelihood(model, guide, *args, iw_samples=5000, chunk_size=1000, data_p
         log (1/k) sum_j p(x, z_j) / q(z_j | x),  z_j ~ q(z | x),  k = iw_samples    (Burda et al. 2015, eq. 8)
 
     A lower bound in expectation (Jensen) that rises with k to log p(x). The model and the guide are called with
-    `*args, **kwargs`. Discrete sites are summed exactly, not sampled: those the model enumerates
+    `*args, **kwargs`; their densities are taken as they are, masks kept, whatever a subsampling plate or
+    poutine.scale would weigh them by in an objective (the estimate is per data point drawn). Discrete sites are summed exactly, not sampled: those the model enumerates
     (infer={"enumerate": "parallel"}, absent from the guide) inside every particle by Pyro's tensor contraction, and
     those the guide enumerates outside: each value y gets its own k particles z ~ q(z | x, y), and the estimate is
     log sum_y (1/k) sum_j p(x, y, z_j) / q(z_j | x, y), where q(y | x) cancels.
@@ -227,6 +228,10 @@ def log_weights(model, guide, args, kwargs, num_particles, nesting, data_plate):
         raise ValueError(f"log_likelihood: the guide puts a point mass on {', '.join(point_masses(guide_trace))}; "
                          "importance sampling needs a guide with a density")
     guide_trace, model_trace = prune_subsample_sites(guide_trace), prune_subsample_sites(model_trace)
+    for trace in (guide_trace, model_trace):  # the densities themselves, masks kept: a subsampling plate's N / B and
+        for site in trace.nodes.values():  # poutine.scale weigh terms of an objective, not of p(x, z) / q(z | x)
+            if site["type"] == "sample":
+                site["scale"] = 1.0
     guide_trace.compute_log_prob()
     model_trace.compute_log_prob()
     guide_trace.pack_tensors()
@@ -244,7 +249,7 @@ def log_weights(model, guide, args, kwargs, num_particles, nesting, data_plate):
     terms, enumerated = [], OrderedDict()  # log-probs of the pair's sites, with a minus for the guide's
     for trace in (model_trace, guide_trace):
         for name, site in trace.nodes.items():
-            if site["type"] != "sample":
+            if site["type"] != "sample" or site["infer"].get("_deterministic"):  # pyro.deterministic: no density
                 continue
             ordinal = frozenset(trace.plate_to_symbol[f.name] for f in site["cond_indep_stack"] if f.vectorized)
             if not per_point <= ordinal:

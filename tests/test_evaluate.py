@@ -60,6 +60,45 @@ def test_with_the_exact_posterior_elbo_and_iwae_equal_log_px(iw_samples):
     assert elbo == pytest.approx(exact.sum().item(), abs=1e-10)
 
 
+def test_a_subsampling_plate_or_a_scale_does_not_scale_the_estimate():
+    """z ~ N(0, 1), x | z ~ N(z, 1) with the exact posterior q(z | x) = N(x / 2, 1/2): every weight is p(x) =
+    N(x; 0, 2). Pyro stores log-densities multiplied by a subsampling plate's N / B (here 2) and by poutine.scale;
+    the estimate must use the densities themselves (issue 20: it gave twice log p(x))."""
+    x = torch.tensor([-1.0, 0.3, 2.0])
+
+    def model(x):
+        with pyro.plate("data", 2 * len(x), subsample=torch.arange(len(x))):
+            z = pyro.sample("z", dist.Normal(0.0, 1.0))
+            with pyro.poutine.scale(scale=3.0):
+                pyro.sample("x", dist.Normal(z, 1.0), obs=x)
+
+    def guide(x):
+        with pyro.plate("data", 2 * len(x), subsample=torch.arange(len(x))):
+            pyro.sample("z", dist.Normal(x / 2, 0.5 ** 0.5))
+
+    exact = dist.Normal(0.0, 2.0 ** 0.5).log_prob(x)
+    assert torch.allclose(log_likelihood(model, guide, x, iw_samples=10), exact, rtol=0, atol=1e-10)
+
+
+def test_a_deterministic_site_outside_the_data_plate_has_no_density_and_is_skipped():
+    """pyro.deterministic records a value, with no density: a pair with one outside the data plate (which every Pyro
+    ELBO accepts) is estimated as without it."""
+    x = torch.tensor([-1.0, 0.3, 2.0])
+
+    def model(x):
+        pyro.deterministic("points", torch.tensor(float(len(x))))
+        with pyro.plate("data", len(x)):
+            z = pyro.sample("z", dist.Normal(0.0, 1.0))
+            pyro.sample("x", dist.Normal(z, 1.0), obs=x)
+
+    def guide(x):
+        with pyro.plate("data", len(x)):
+            pyro.sample("z", dist.Normal(x / 2, 0.5 ** 0.5))
+
+    exact = dist.Normal(0.0, 2.0 ** 0.5).log_prob(x)
+    assert torch.allclose(log_likelihood(model, guide, x, iw_samples=10), exact, rtol=0, atol=1e-10)
+
+
 def test_with_a_poor_guide_iwae_rises_with_k_to_log_px():
     """IWAE_k with a mismatched guide, k = 1, 10, 100, 1000, each repeated on REPEATS independent draws.
 
