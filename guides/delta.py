@@ -35,7 +35,7 @@ class DeltaGuide(nn.Module):
 
 @dataclass
 class DeltaConfig(EncoderConfig):
-    code_range: float | None = option(None, "codes squashed into (-R, R) by R tanh(c / R)")
+    code_range: float | None = option(None, "codes squashed into (-R, R) by R tanh(c / R)", above=0)
 
 
 def build(cfg: DeltaConfig, info):

@@ -45,7 +45,7 @@ class VQGuide(nn.Module):
 @dataclass
 class VQGuideConfig:
     commitment: float = option(0.25, "the weight of the commitment term (the paper's beta, van den Oord et al. 2017, "
-                               "sec. 3.2)")
+                               "sec. 3.2)", minimum=0)
 
 
 def build(cfg: VQGuideConfig, info):

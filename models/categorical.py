@@ -49,9 +49,9 @@ class CategoricalConfig(LikelihoodConfig):
                                "mirrors them", minimum=1)
     straight_through: bool = option(False, "the straight-through relaxation: one-hot samples forward, the relaxed "
                                     "gradient backward")
-    temperature: float = option(1.0, "the relaxation's temperature at the start")
-    min_temperature: float = option(0.5, "the temperature's floor")
-    anneal_rate: float = option(3e-5, "r in temperature = max(floor, start exp(-r t)); 0: fixed")
+    temperature: float = option(1.0, "the relaxation's temperature at the start", above=0)
+    min_temperature: float = option(0.5, "the temperature's floor", above=0)
+    anneal_rate: float = option(3e-5, "r in temperature = max(floor, start exp(-r t)); 0: fixed", minimum=0)
     anneal_every: int = option(1000, "steps between updates of the temperature", minimum=1)
 
 

@@ -47,11 +47,12 @@ class SemiSupervisedConfig:
     labelled: int = option(3000, "labelled training images, as many of each class, drawn with --seed", minimum=1)
     labelled_batch: int = option(100, "labelled images in each labelled step", minimum=1)
     alpha: float = option(46.0, "weight of the classification term alpha log q(y | x) per labelled image (Kingma et "
-                          "al.'s eq. 9; Pyro's example: 46)")
+                          "al.'s eq. 9; Pyro's example: 46)", minimum=0)
     # At N = 100 the initialization matters: with PyTorch's default validation accuracy stalled near 0.60 (the decoder
     # learns to draw digits from z alone before the classes mean anything).
     init_std: float = option(0.001, "the hidden layers' weights and biases drawn from Normal(0, S^2), the output "
-                             "layers left at PyTorch's default (Pyro's example: 0.001); 0: PyTorch's default for all")
+                             "layers left at PyTorch's default (Pyro's example: 0.001); 0: PyTorch's default for all",
+                             minimum=0)
     schedule: str = option("spread", "how the labelled images meet the unlabelled ones: spread, a pass of labelled "
                            "batches per epoch spread evenly among the unlabelled steps (Pyro's example); every-step, "
                            "a labelled batch in every step, the labelled set cycled and its terms weighted so that "

@@ -150,7 +150,7 @@ class VQVAEConfig(LikelihoodConfig):
     channels: list[int] = option([32, 64], "channels of the convolutions, each halving the image, encoder side first",
                                  minimum=1)
     ema_decay: float = option(0.0, "> 0: the codebook follows moving averages of the encoder outputs with this decay "
-                              "(0.99 in the paper, app. A.1), not gradients")
+                              "(0.99 in the paper, app. A.1), not gradients", minimum=0)
     code_prior: str = option("pixelcnn", "the prior over the grid of codes: a PixelCNN learned alongside, or uniform",
                              choices=CODE_PRIORS)
     prior_width: int = option(64, "channels of the PixelCNN prior", minimum=1)

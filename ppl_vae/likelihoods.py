@@ -48,7 +48,7 @@ class LikelihoodConfig:
     """The likelihood options of every image model (its config inherits them)."""
     likelihood: str = option("bernoulli", "p(x | z) per pixel: bernoulli (binary images), continuous-bernoulli or "
                              "gaussian (densities of grey intensities, e.g. with --binarize none)", choices=LIKELIHOODS)
-    pixel_scale: float = option(0.0, "gaussian likelihood: the pixels' standard deviation c; 0: learned")
+    pixel_scale: float = option(0.0, "gaussian likelihood: the pixels' standard deviation c; 0: learned", minimum=0)
 
     def likelihood_module(self):
         return Likelihood(self.likelihood, self.pixel_scale)

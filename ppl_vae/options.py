@@ -5,7 +5,8 @@ flags are made from them (`add_flags`), never restated in a table.
 
 A field's flag is --its-name, unless `flag` says otherwise; its type and default come from the field: a bool that
 defaults to False is a switch (--straight-through), one that defaults to True a switch that turns it off (its `flag`,
-e.g. --no-batch-norm); a list of ints takes one or more numbers; `choices` and `minimum` are checked by argparse.
+e.g. --no-batch-norm); a list of ints takes one or more numbers; `choices`, `minimum` and `above` are checked by
+argparse, and a float must be finite.
 """
 import argparse
 import math
@@ -14,9 +15,10 @@ import typing
 from dataclasses import field
 
 
-def option(default, help, *, flag=None, choices=None, minimum=None):
-    """A dataclass field with its command-line help; a list default is copied for each instance."""
-    metadata = {"help": help, "flag": flag, "choices": choices, "minimum": minimum}
+def option(default, help, *, flag=None, choices=None, minimum=None, above=None):
+    """A dataclass field with its command-line help; a list default is copied for each instance. `minimum`: the
+    least value a number may take; `above`: a value a number must exceed. Floats must be finite."""
+    metadata = {"help": help, "flag": flag, "choices": choices, "minimum": minimum, "above": above}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -50,6 +52,23 @@ def at_least(minimum):
             raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text}")
         return value
     return integer
+
+
+def real(minimum=None, above=None):
+    """A parser of finite floats, at least `minimum` and more than `above` where they are given."""
+    def number(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+        if minimum is not None and value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {text}")
+        if above is not None and value <= above:
+            raise argparse.ArgumentTypeError(f"must be > {above}, got {text}")
+        return value
+    return number
 
 
 def scalar_type(hint):
@@ -88,7 +107,10 @@ def add_flags(parser, section, config_classes, owners):
         else:
             kind = scalar_type(typing.get_args(hint)[0] if typing.get_origin(hint) is list else hint)
             minimum = f.metadata["minimum"]
-            kwargs["type"] = at_least(minimum) if kind is int and minimum is not None else kind
+            if kind is float:
+                kwargs["type"] = real(minimum, f.metadata["above"])
+            else:
+                kwargs["type"] = at_least(minimum) if kind is int and minimum is not None else kind
             if typing.get_origin(hint) is list:
                 kwargs["nargs"] = "+"
             if f.metadata["choices"]:

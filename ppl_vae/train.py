@@ -32,13 +32,13 @@ KL_SCHEDULES = ("linear", "sigmoid")
 class TrainConfig:
     epochs: int = option(10, "epochs in all (with --resume: extend the run to this many)", minimum=1)
     batch_size: int = option(100, "images per SVI step", minimum=1)
-    lr: float = option(1e-3, "Adam learning rate")
+    lr: float = option(1e-3, "Adam learning rate", above=0)
     elbo: str = option("meanfield", "trace: Trace_ELBO (Monte Carlo KL); meanfield: TraceMeanField_ELBO (analytic KL "
                        "where it exists); iwae: the importance-weighted bound on --num-particles samples (RenyiELBO, "
                        "alpha=0); enum: TraceEnum_ELBO, discrete sites summed", choices=sorted(ELBOS))
     num_particles: int = option(1, "samples of z per image in each gradient estimate, vectorized (k of the IWAE "
                                 "bound)", minimum=1)
-    beta: float = option(1.0, "weight of the KL term (beta-VAE, Higgins et al. 2017); 1 gives the ELBO")
+    beta: float = option(1.0, "weight of the KL term (beta-VAE, Higgins et al. 2017); 1 gives the ELBO", minimum=0)
     kl_anneal: int = option(0, "steps over which the KL weight rises from 0 to beta (Bowman et al. 2016)",
                             minimum=0)
     kl_schedule: str = option("linear", "how the KL weight rises over --kl-anneal steps: linear, or sigmoid (Bowman "

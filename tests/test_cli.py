@@ -88,6 +88,16 @@ def test_config_json_reruns_the_same_run(tmp_path):
 @pytest.mark.parametrize("flags, message", [
     (["--epochs", "0"], "must be an integer >= 1"),
     (["--binarize", "otsu"], "invalid choice: 'otsu'"),
+    # numbers are checked when the command line is read, before anything is written (issue 20)
+    (["--lr", "nan"], "argument --lr: must be a finite number, got nan"),
+    (["--lr", "-1"], "argument --lr: must be > 0, got -1"),
+    (["--lr", "0"], "argument --lr: must be > 0, got 0"),
+    (["--beta", "nan"], "argument --beta: must be a finite number, got nan"),
+    (["--beta", "-0.5"], "argument --beta: must be >= 0, got -0.5"),
+    (["--alpha", "inf"], "argument --alpha: must be a finite number, got inf"),
+    (["--temperature", "0"], "argument --temperature: must be > 0, got 0"),
+    (["--word-dropout", "-0.1"], "argument --word-dropout: must be >= 0, got -0.1"),
+    (["--lr", "fast"], "argument --lr: must be a number, got fast"),
 ])
 def test_bad_arguments_exit_nonzero_with_a_message(tmp_path, capsys, flags, message):
     with pytest.raises(SystemExit) as exit:
