@@ -19,8 +19,15 @@ RESUMABLE = {"train.epochs", "device"}  # what may change when a run is resumed
 DEFAULT_IW_SAMPLES = 5000
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's errors as one line with a pointer to --help, rather than the whole usage block first."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="run.py", description=__doc__)
+    parser = OneLineParser(prog="run.py", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the variants and the guides, one per line")
 

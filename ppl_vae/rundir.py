@@ -45,7 +45,11 @@ def write_json(path, obj):
 
 
 def read_json(path):
-    return json.loads(Path(path).read_text())
+    try:
+        return json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON ({e}); a damaged config.json can be rewritten from a run's "
+                         "command, or the run trained again") from None
 
 
 def read_metrics(run_dir):

@@ -103,7 +103,8 @@ def test_bad_arguments_exit_nonzero_with_a_message(tmp_path, capsys, flags, mess
     with pytest.raises(SystemExit) as exit:
         main(["train", "--runs-dir", str(tmp_path), *flags])
     assert exit.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and err.endswith("(see run.py train --help)\n")
     assert not any(tmp_path.iterdir())
 
 
@@ -115,6 +116,15 @@ def test_a_negative_number_of_importance_samples_is_refused(tmp_path, capsys):
     assert exit.value.code == 2
     assert "must be an integer >= 0" in capsys.readouterr().err
     assert {p.name for p in run_dir.iterdir()} == before
+
+
+def test_a_damaged_json_file_is_named(tmp_path, capsys):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"train": ')
+    assert main(["train", "--config", str(broken), "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert f"{broken}: not valid JSON" in err and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize("flags, message", [
