@@ -13,6 +13,7 @@ import importlib.metadata
 import os
 import pickle
 import struct
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +95,8 @@ def read_npz(path):
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not an .npz archive (numpy.savez writes one: a zip of .npy arrays)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = dict(npz)
@@ -190,9 +193,17 @@ def as_images(images, labels, where):
         images = images.astype(np.float32)
     else:
         raise DataError(f"{where}: images have dtype {images.dtype}; expected uint8 or float in [0, 1]")
-    labels = np.full(len(images), -1) if labels is None else np.asarray(labels).astype(np.int64)
-    if labels.shape != (len(images),):
-        raise DataError(f"{where}: {len(images)} images but labels of shape {labels.shape}")
+    if labels is None:
+        labels = np.full(len(images), -1)
+    else:
+        labels = np.asarray(labels)
+        if labels.shape != (len(images),):
+            raise DataError(f"{where}: {len(images)} images but labels of shape {labels.shape}")
+        if not (np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.bool_)):
+            raise DataError(f"{where}: labels of dtype {labels.dtype}; expected integers 0, 1, ..., C - 1")
+        if labels.size and labels.min() < 0:
+            raise DataError(f"{where}: labels must be 0, 1, ..., C - 1; found {labels.min()}")
+        labels = labels.astype(np.int64)
     return images.reshape(len(images), -1), labels
 
 

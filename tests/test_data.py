@@ -94,12 +94,25 @@ def test_real_mnist_has_the_classic_split():
     ({"x_train": np.zeros((5, 4, 4), np.uint8)}, "missing arrays"),
     ({"x_train": np.zeros((5, 16), np.uint8), "y_train": np.zeros(4), "x_test": np.zeros((2, 16), np.uint8)},
      "5 images but labels"),
+    # labels are checked when the data load, not inside the first epoch (issue 20)
+    ({"x_train": np.zeros((3, 16), np.uint8), "y_train": np.array([0, -1, 2]), "x_test": np.zeros((2, 16), np.uint8)},
+     "labels must be 0, 1, ..., C - 1; found -1"),
+    ({"x_train": np.zeros((3, 16), np.uint8), "y_train": np.array([0.0, 1.5, 2.0]),
+      "x_test": np.zeros((2, 16), np.uint8)}, "labels of dtype float64"),
 ])
 def test_bad_npz_files_are_explained(tmp_path, arrays, message):
     path = tmp_path / "bad.npz"
     np.savez(path, **arrays)
     with pytest.raises(DataError, match=message):
         Dataset(DataConfig(dataset=str(path)))
+
+
+def test_a_file_that_is_not_an_npz_archive_is_named_so(tmp_path):
+    path = tmp_path / "noise.npz"
+    path.write_bytes(np.random.default_rng(0).bytes(256))
+    with pytest.raises(DataError, match="noise.npz: not an .npz archive") as error:
+        Dataset(DataConfig(dataset=str(path)))
+    assert "pickle" not in str(error.value)
 
 
 def test_unknown_dataset_and_missing_file():
