@@ -1,6 +1,7 @@
 """A run is a folder: config.json, metrics.jsonl, checkpoint.pt and pictures, each written atomically."""
 import json
 import os
+import pickle
 import tempfile
 from pathlib import Path
 
@@ -71,4 +72,22 @@ def load_checkpoint(run_dir, name=CHECKPOINT):
         raise FileNotFoundError(f"{path}: no checkpoint (was the run interrupted before its first epoch ended?)")
     # weights_only: plain tensors and containers, never arbitrary pickled objects. On the CPU, as the RNG states must
     # be; load_state_dict moves the rest to the device of the modules and optimizer.
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # what torch's message advises (weights_only=False) would run the file's code
+        raise ValueError(f"{path}: not a checkpoint this project wrote (it holds more than tensors and plain "
+                         "containers); refused, and nothing in it was run") from None
+    except (RuntimeError, EOFError) as e:  # a torn or truncated zip archive
+        raise ValueError(f"{path}: damaged ({str(e).splitlines()[0]}); train the run again, or --resume it from a "
+                         "copy of the run folder") from None
+
+
+def load_state(module, checkpoint, key, run_dir, name=CHECKPOINT):
+    """module.load_state_dict(checkpoint[key]) (a model, a guide, an optimizer), or one line naming the checkpoint
+    and the configuration that disagree."""
+    try:
+        module.load_state_dict(checkpoint[key])
+    except (RuntimeError, KeyError, ValueError, TypeError) as e:
+        raise ValueError(f"{Path(run_dir) / name}: its {key} does not match {Path(run_dir) / CONFIG} "
+                         f"({str(e).splitlines()[0] if str(e) else type(e).__name__}); was config.json edited after "
+                         "training?") from None

@@ -249,6 +249,10 @@ def train(config, run_dir, device="auto", resume=False, overwrite=False):
     model, guide = build(config, data.image_shape, device)
     training = training_of(config, model, guide, data)
     check_pair(model, guide, next(training.batches("valid", 2, shuffle=False)))
+    if resume:  # its checkpoint must load into these programs before anything in the folder is rewritten
+        state = rundir.load_checkpoint(run_dir)
+        for module, key in ((model, "model"), (guide, "guide")):
+            rundir.load_state(module, state, key, run_dir)
     run_dir = Path(run_dir) if resume else new_run_dir(run_dir, overwrite)
     config = {**config, "image_shape": list(data.image_shape),
               "versions": {"torch": torch.__version__, "pyro": pyro.__version__, "python": sys.version.split()[0]}}
@@ -318,10 +322,11 @@ def load_run(run_dir, device="cpu", with_data=True):
     device = resolve_device(device) if isinstance(device, str) else device
     config = load_config(run_dir)
     best = (Path(run_dir) / rundir.BEST).exists()
-    state = rundir.load_checkpoint(run_dir, rundir.BEST if best else rundir.CHECKPOINT)
+    name = rundir.BEST if best else rundir.CHECKPOINT
+    state = rundir.load_checkpoint(run_dir, name)
     model, guide = build(config, config["image_shape"], device)
-    model.load_state_dict(state["model"])
-    guide.load_state_dict(state["guide"])
+    rundir.load_state(model, state, "model", run_dir, name)
+    rundir.load_state(guide, state, "guide", run_dir, name)
     model.eval()
     guide.eval()
     data = load_data(config, device) if with_data else None

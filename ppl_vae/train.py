@@ -178,9 +178,8 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False, training=No
     metrics, steps_done = [], 0
     if resume:
         state = rundir.load_checkpoint(run_dir)
-        model.load_state_dict(state["model"])
-        guide.load_state_dict(state["guide"])
-        optimizer.load_state_dict(state["optimizer"])
+        for module, key in ((model, "model"), (guide, "guide"), (optimizer, "optimizer")):
+            rundir.load_state(module, state, key, run_dir)
         torch.set_rng_state(state["rng"])
         if torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])

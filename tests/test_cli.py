@@ -155,3 +155,48 @@ def test_a_convolutional_denoising_vae_trains_and_is_evaluated(tmp_path):
     assert main(["evaluate", str(run_dir), "--iw-samples", "20"]) == 0
     results = json.loads((run_dir / "evaluation-k20.json").read_text())
     assert results["test_nll"] < -results["test_elbo"]
+
+
+class RunsCode:
+    """A pickled object whose unpickling would run code: it would leave a file behind."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (str(self.path), "w"))
+
+
+def damage_by_truncation(run_dir):
+    path = run_dir / "checkpoint.pt"
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+def damage_by_another_variant(run_dir):
+    config = rundir.read_json(run_dir / "config.json")
+    config["variant"], config["guide"] = "ae", {"name": "delta", "corrupt": None, "code_range": None}
+    (run_dir / "config.json").write_text(json.dumps(config))
+
+
+def damage_by_a_pickle(run_dir):
+    torch.save({"model": RunsCode(run_dir / "ran")}, run_dir / "checkpoint.pt")
+
+
+@pytest.mark.parametrize("damage, message", [
+    (damage_by_truncation, "checkpoint.pt: damaged"),
+    (damage_by_another_variant, "checkpoint.pt: its guide does not match"),
+    (damage_by_a_pickle, "checkpoint.pt: not a checkpoint this project wrote"),
+])
+@pytest.mark.parametrize("command", [["evaluate", "--iw-samples", "0"], ["train", "--resume"]])
+def test_a_damaged_or_foreign_checkpoint_is_named_and_refused_without_running_it(tmp_path, capsys, damage, message,
+                                                                              command):
+    """One line naming the file, exit 2, no traceback, nothing run and nothing written (issue 20)."""
+    run_dir = train(tmp_path, "run", "--epochs", "1")
+    damage(run_dir)
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    capsys.readouterr()
+    args = [command[0], *(["--resume", str(run_dir)] if command[0] == "train" else [str(run_dir), *command[1:]])]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "weights_only=False" not in err
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before  # and no file "ran"
