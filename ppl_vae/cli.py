@@ -271,6 +271,6 @@ def main(argv=None):
                "reconstruct": cmd_reconstruct, "interpolate": cmd_interpolate, "plot": cmd_plot}[args.command]
     try:
         return command(args)
-    except (DataError, FileExistsError, FileNotFoundError, PermissionError, ValueError) as e:
+    except (DataError, OSError, ValueError) as e:  # OSError: a file or folder missing, in the way or not writable
         print(f"run.py {args.command}: error: {e}", file=sys.stderr)
         return 2

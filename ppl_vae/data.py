@@ -218,13 +218,13 @@ def as_images(images, labels, where):
     return images.reshape(len(images), -1), labels
 
 
-def image_shape(images):
+def image_shape(images, where):
     """(H, W) of an array of images, flat 784 read as 28 x 28."""
     if images.ndim >= 3:
         return tuple(images.shape[-2:])
     side = int(round(images.shape[1] ** 0.5))
     if side * side != images.shape[1]:
-        raise DataError(f"images of {images.shape[1]} values are not square; store them as (N, H, W)")
+        raise DataError(f"{where}: images of {images.shape[1]} values are not square; store them as (N, H, W)")
     return side, side
 
 
@@ -239,8 +239,8 @@ class Dataset:
             raise DataError(f"unknown binarization {cfg.binarize!r}; choose one of {BINARIZATIONS}")
         arrays = read_arrays(cfg)
         where = cfg.dataset
-        self.image_shape = image_shape(np.asarray(arrays["train"][0]))
         splits = {name: as_images(*xy, f"{where} ({name})") for name, xy in arrays.items()}
+        self.image_shape = image_shape(np.asarray(arrays["train"][0]), f"{where} (the training images)")
         if "valid" not in splits:  # hold out the end of the training images
             x, y = splits["train"]
             n_valid = VALID_SIZE if len(x) > 2 * VALID_SIZE else len(x) // 6

@@ -9,6 +9,7 @@ import torch
 
 from ppl_vae import rundir
 from ppl_vae.cli import main
+from ppl_vae.runs import configure
 
 TINY = ["--subset", "300", "--batch-size", "50", "--hidden", "32", "--latent", "4"]
 RUN_FILES = {"config.json", "metrics.jsonl", "checkpoint.pt", "samples.png", "reconstructions.png", "curves.png"}
@@ -138,8 +139,50 @@ def test_a_damaged_json_file_is_named(tmp_path, capsys):
 ])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, flags, message):
     assert main(["train", "--runs-dir", str(tmp_path), *flags]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert not any(tmp_path.iterdir())
+
+
+def write_npz(path, **arrays):
+    np.savez(path, **arrays)
+    return str(path)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("not-square", "x.npz (the training images): images of 5 values are not square"),
+    ("negative-labels", "x.npz (train): labels must be 0, 1, ..., C - 1; found -3"),
+    ("unknown-config-key", "lr_decay: not an option of training"),
+    ("runs-dir-is-a-file", "Not a directory"),
+    ("word-dropout-above-1", "--word-dropout 1.5: a probability, at most 1"),
+])
+def test_more_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, case, message):
+    """Issue 20's cases: each stops with one line naming the culprit, before a run folder exists."""
+    images = np.zeros((12, 16), np.uint8)
+    runs_dir, flags = tmp_path / "runs", []
+    if case == "not-square":
+        flags = ["--dataset", write_npz(tmp_path / "x.npz", x_train=np.zeros((10, 5), np.uint8), x_test=images)]
+    elif case == "negative-labels":
+        flags = ["--model", "cvae", "--dataset", write_npz(tmp_path / "x.npz", x_train=images, x_test=images,
+                                                           y_train=np.array([0, 1, -3] * 4), y_test=np.zeros(12, int))]
+    elif case == "unknown-config-key":
+        config = tmp_path / "config.json"
+        written = configure("vae")
+        written["train"]["lr_decay"] = 0.5
+        config.write_text(json.dumps(written))
+        flags = ["--config", str(config)]
+    elif case == "runs-dir-is-a-file":
+        runs_dir.write_text("")
+    elif case == "word-dropout-above-1":
+        flags = ["--model", "lstm-lm", "--dataset", str(tmp_path / "corpus"), "--word-dropout", "1.5"]
+        (tmp_path / "corpus").mkdir()
+        for split in ("train", "valid", "test"):
+            (tmp_path / "corpus" / f"{split}.txt").write_text("a b\n")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(["train", "--runs-dir", str(runs_dir), *TINY[:2], *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
 def test_an_existing_run_is_not_overwritten_by_accident(tmp_path, capsys):
