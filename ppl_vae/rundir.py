@@ -41,6 +41,18 @@ def check_writable(folder):
                               "the run folder elsewhere")
 
 
+def check_creatable(folder):
+    """Refuse, before any work is done, a new run folder that could not be made: its nearest existing ancestor
+    must be a folder we may write in."""
+    ancestor = Path(folder).absolute()
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise NotADirectoryError(f"{ancestor}: not a folder, so {folder} cannot be made in it; pick another --runs-dir")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise PermissionError(f"{ancestor}: not writable, so {folder} cannot be made in it; pick another --runs-dir")
+
+
 def write_json(path, obj):
     atomic_write(path, lambda f: f.write((json.dumps(obj, indent=2) + "\n").encode()))
 

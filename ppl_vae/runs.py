@@ -245,6 +245,8 @@ def train(config, run_dir, device="auto", resume=False, overwrite=False):
     folder. This is what `run.py train` does."""
     device = resolve_device(device) if isinstance(device, str) else device
     train_cfg = config_of(TrainConfig, config["train"], "training")
+    if not resume:
+        rundir.check_creatable(run_dir)
     data = load_data(config, device)
     model, guide = build(config, data.image_shape, device)
     training = training_of(config, model, guide, data)

@@ -153,7 +153,7 @@ def write_npz(path, **arrays):
     ("not-square", "x.npz (the training images): images of 5 values are not square"),
     ("negative-labels", "x.npz (train): labels must be 0, 1, ..., C - 1; found -3"),
     ("unknown-config-key", "lr_decay: not an option of training"),
-    ("runs-dir-is-a-file", "Not a directory"),
+    ("runs-dir-is-a-file", "runs: not a folder, so"),
     ("word-dropout-above-1", "--word-dropout 1.5: a probability, at most 1"),
 ])
 def test_more_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, case, message):
