@@ -1,13 +1,19 @@
 """The command line on a tiny MNIST subset: the run folder, resume, re-run from config.json, and bad input."""
 import json
 import re
+import signal
+import subprocess
+import sys
+import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from ppl_vae import rundir
+from ppl_vae import runs as runs_module
 from ppl_vae.cli import main
 from ppl_vae.runs import configure
 
@@ -243,3 +249,38 @@ def test_a_damaged_or_foreign_checkpoint_is_named_and_refused_without_running_it
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "weights_only=False" not in err
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before  # and no file "ran"
+
+
+def test_a_folder_that_cannot_be_written_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    """A read-only run folder at evaluate, a read-only --runs-dir at train: refused at once, not after the work.
+    (os.access is answered as for a user without write permission: root may write anywhere.)"""
+    run_dir = train(tmp_path, "run", "--epochs", "1")
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    monkeypatch.setattr(rundir.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(runs_module, "load_run", lambda *args, **kwargs: pytest.fail("the evaluation started"))
+    monkeypatch.setattr(runs_module, "load_data", lambda *args, **kwargs: pytest.fail("the training started"))
+    capsys.readouterr()
+    assert main(["evaluate", str(run_dir)]) == 2
+    assert main(["train", *TINY, "--runs-dir", str(tmp_path / "more"), "--name", "new"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert f"{run_dir}: not writable" in err[0] and f"{tmp_path}: not writable" in err[1] and len(err) == 2
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before and not (tmp_path / "more").exists()
+
+
+def test_a_run_killed_mid_training_resumes_to_the_numbers_of_a_straight_run(tmp_path):
+    """kill -9 while the run trains (after its first epoch's checkpoint), then --resume: the numbers of a run that
+    was never interrupted, since every file is written atomically and the checkpoint holds the RNG and optimizer."""
+    epochs = ["--epochs", "12"]
+    straight = train(tmp_path, "straight", *epochs)
+    command = [sys.executable, str(Path(__file__).parents[1] / "run.py"), "train", *TINY, *epochs,
+               "--runs-dir", str(tmp_path), "--name", "killed"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metrics = tmp_path / "killed" / rundir.METRICS
+    while process.poll() is None and not (metrics.exists() and metrics.read_text().strip()):
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL  # killed, not finished
+    assert len(rundir.read_metrics(tmp_path / "killed")) < 12
+    assert main(["train", "--resume", str(tmp_path / "killed"), *epochs]) == 0
+    assert_same_numbers(straight, tmp_path / "killed")
