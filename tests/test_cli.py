@@ -227,6 +227,11 @@ def damage_by_another_variant(run_dir):
     (run_dir / "config.json").write_text(json.dumps(config))
 
 
+def damage_the_config(run_dir):
+    path = run_dir / "config.json"
+    path.write_text(path.read_text()[:100])
+
+
 def damage_by_a_pickle(run_dir):
     torch.save({"model": RunsCode(run_dir / "ran")}, run_dir / "checkpoint.pt")
 
@@ -235,6 +240,7 @@ def damage_by_a_pickle(run_dir):
     (damage_by_truncation, "checkpoint.pt: damaged"),
     (damage_by_another_variant, "checkpoint.pt: its guide does not match"),
     (damage_by_a_pickle, "checkpoint.pt: not a checkpoint this project wrote"),
+    (damage_the_config, "config.json: not valid JSON"),
 ])
 @pytest.mark.parametrize("command", [["evaluate", "--iw-samples", "0"], ["train", "--resume"]])
 def test_a_damaged_or_foreign_checkpoint_is_named_and_refused_without_running_it(tmp_path, capsys, damage, message,
