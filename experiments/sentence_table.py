@@ -32,7 +32,7 @@ def row(run_dir):
     if config["guide"]["name"] == "delta":
         flags += "; a point-mass guide (no bound on log p(x))"
     bounded = "test_nll" in results
-    return (f"`{run_dir.name}`", flags,
+    return (f"`{run_dir.name}`", flags, len(rundir.read_metrics(run_dir)),
             f"{results['test_nll']:.2f} ± {results['test_nll_se']:.2f}" if bounded else "—",
             f"{layer['kl']:.2f}" if layer else "—", f"{results['test_ppl']:.1f}" if bounded else "—",
             f"{layer['active']} of {layer['units']}" if layer else "—")
@@ -56,8 +56,8 @@ def main():
     parser.add_argument("run_dirs", type=Path, nargs="+")
     parser.add_argument("-o", "--output", type=Path, default=Path("docs/sentence-kl.png"))
     args = parser.parse_args()
-    print_table(("run", "setting", "test NLL", "KL term", "perplexity", "active units"),
-                [row(run_dir) for run_dir in args.run_dirs] + [(name, "", nll, kl, ppl, "") for name, nll, ppl, kl
+    print_table(("run", "setting", "epochs", "test NLL", "KL term", "perplexity", "active units"),
+                [row(run_dir) for run_dir in args.run_dirs] + [(name, "", "", nll, kl, ppl, "") for name, nll, ppl, kl
                                                                in PAPERS])
     save_kl_figure(args.output, [d for d in args.run_dirs if evaluation(d).get("layers")])
     print(f"wrote {args.output}")
