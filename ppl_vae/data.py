@@ -243,13 +243,21 @@ class Dataset:
         self.image_shape = image_shape(np.asarray(arrays["train"][0]), f"{where} (the training images)")
         if "valid" not in splits:  # hold out the end of the training images
             x, y = splits["train"]
-            n_valid = VALID_SIZE if len(x) > 2 * VALID_SIZE else len(x) // 6
-            splits["train"], splits["valid"] = (x[:-n_valid], y[:-n_valid]), (x[-n_valid:], y[-n_valid:])
+            n_valid = VALID_SIZE if len(x) > 2 * VALID_SIZE else max(1, len(x) // 6)
+            if len(x) <= n_valid:
+                raise DataError(f"{where}: {len(x)} training image(s), too few to hold out validation images; "
+                                "give a validation split (x_valid, y_valid)")
+            kept = len(x) - n_valid
+            splits["train"], splits["valid"] = (x[:kept], y[:kept]), (x[kept:], y[kept:])
         if cfg.train_on_valid:
             splits["train"] = tuple(np.concatenate(pair) for pair in zip(splits["train"], splits["valid"]))
         sizes = {x.shape[1] for x, _ in splits.values()}
         if len(sizes) != 1:
             raise DataError(f"{where}: splits disagree on the image size: {sizes}")
+        classes = splits["train"][1].max(initial=-1) + 1  # the classes are those of the training labels, if any
+        for name, (_, y) in splits.items():
+            if classes and y.size and y.max() >= classes:
+                raise DataError(f"{where} ({name}): label {y.max()}, but the training labels are 0 to {classes - 1}")
         self.binarize = cfg.binarize
         generator = torch.Generator().manual_seed(seed)
         self.images, self.labels = {}, {}

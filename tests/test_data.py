@@ -112,6 +112,9 @@ def test_a_cache_that_is_not_the_one_written_is_rebuilt(tmp_path, capsys):
      "labels must be 0, 1, ..., C - 1; found -1"),
     ({"x_train": np.zeros((3, 16), np.uint8), "y_train": np.array([0.0, 1.5, 2.0]),
       "x_test": np.zeros((2, 16), np.uint8)}, "labels of dtype float64"),
+    ({"x_train": np.zeros((12, 16), np.uint8), "y_train": np.arange(12) % 3, "x_test": np.zeros((2, 16), np.uint8),
+      "y_test": np.array([1, 3])}, r"\(test\): label 3, but the training labels are 0 to 2"),
+    ({"x_train": np.zeros((1, 16), np.uint8), "x_test": np.zeros((2, 16), np.uint8)}, "too few to hold out"),
 ])
 def test_bad_npz_files_are_explained(tmp_path, arrays, message):
     path = tmp_path / "bad.npz"
