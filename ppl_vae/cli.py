@@ -75,7 +75,7 @@ def build_parser():
     sample_cmd.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
     sample_cmd.add_argument("--label", type=options.at_least(0), nargs="+", metavar="Y",
                             help="a model with classes: one row of -n samples for each of these (default all)")
-    sample_cmd.add_argument("--temperature", type=options.positive_float, default=1.0,
+    sample_cmd.add_argument("--temperature", type=options.real(above=0), default=1.0,
                             help="sentences: the drawn words' softmax temperature (default 1)")
     reconstruct_cmd = commands.add_parser("reconstruct", help="a run of sentences: encode sentences (the mean of "
                                           "q(z | x)) and decode them greedily")
@@ -211,6 +211,8 @@ def cmd_sample(args):
                       device)
     print(f"wrote {output}")
     return 0
+
+
 def print_sentence_samples(args, device):
     config, model, _, vocabulary = runs.load_text_run(args.run_dir, device)
     max_length = config["image_shape"][0]

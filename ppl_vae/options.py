@@ -38,13 +38,6 @@ def flag_of(config_class, name):
         if config_class else None
 
 
-def positive_float(text):
-    value = float(text)
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
 def at_least(minimum):
     def integer(text):
         value = int(text)
