@@ -19,8 +19,11 @@ kingma=(--model m1m2 --m1 runs/m1-500 --labelled 100 --active 0.1 --sampled --hi
         --lr 0.0003 --binarize none --seed 0 --overwrite)
 $PY run.py train "${kingma[@]}" --schedule every-step --labelled-batch 1 --epochs 116 --name m1m2k-100-s0
 evaluate m1m2k-100-s0
-$PY run.py train "${kingma[@]}" --schedule oversampled --labelled-batch 100 --epochs 60 --name m1m2k-over-100-s0
-evaluate m1m2k-over-100-s0
+for seed in 0 1 2; do  # three labelled subsets; M1 is the same
+  $PY run.py train "${kingma[@]}" --schedule oversampled --labelled-batch 100 --epochs 60 --seed $seed \
+    --name m1m2k-over-100-s$seed
+  evaluate m1m2k-over-100-s$seed
+done
 pyro_settings=(--model m2 --labelled 10000 --binarize none --lr 0.00042 --seed 0 --overwrite)
 $PY run.py train "${pyro_settings[@]}" --batch-size 200 --epochs 50 --name m2-10000-p50
 evaluate m2-10000-p50
