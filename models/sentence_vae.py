@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ppl_vae.options import option
-from ppl_vae.text import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from ppl_vae.text import BOS_ID, EOS_ID, PAD_ID, UNK_ID, lengths
 
 
 @dataclass
@@ -133,8 +133,8 @@ class SentenceEncoder(nn.Module):
         self.out = nn.Linear(2 * units, out_dim)
 
     def forward(self, x):
-        lengths = (x != PAD_ID).sum(dim=1).clamp(min=1).cpu()
-        packed = nn.utils.rnn.pack_padded_sequence(self.embed(x), lengths, batch_first=True, enforce_sorted=False)
+        words = lengths(x).clamp(min=1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(self.embed(x), words, batch_first=True, enforce_sorted=False)
         _, (h, _) = self.lstm(packed)
         return self.out(torch.cat([h[0], h[1]], dim=-1))
 

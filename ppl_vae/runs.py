@@ -32,7 +32,7 @@ from pyro import poutine
 from ppl_vae import evaluate, options, plots, rundir
 from ppl_vae.data import DataConfig, DataError, Dataset, as_images
 from ppl_vae.pairs import ModelInfo, check_pair
-from ppl_vae.text import PAD_ID, VOCABULARY, TextDataset, Vocabulary, is_text, sample_sentences
+from ppl_vae.text import VOCABULARY, TextDataset, Vocabulary, is_text, lengths, sample_sentences
 from ppl_vae.train import TrainConfig, Training, fit, make_elbo, progress
 from ppl_vae.variants import GUIDES, VARIANTS
 
@@ -251,10 +251,10 @@ def train(config, run_dir, device="auto", resume=False, overwrite=False):
     model, guide = build(config, data.image_shape, device)
     training = training_of(config, model, guide, data)
     check_pair(model, guide, next(training.batches("valid", 2, shuffle=False)))
-    if resume:  # its checkpoint must load into these programs before anything in the folder is rewritten
-        state = rundir.load_checkpoint(run_dir)
+    checkpoint = rundir.load_checkpoint(run_dir) if resume else None
+    if resume:  # it must load into these programs before anything in the folder is rewritten
         for module, key in ((model, "model"), (guide, "guide")):
-            rundir.load_state(module, state, key, run_dir)
+            rundir.load_state(module, checkpoint, key, run_dir)
     run_dir = Path(run_dir) if resume else new_run_dir(run_dir, overwrite)
     config = {**config, "image_shape": list(data.image_shape),
               "versions": {"torch": torch.__version__, "pyro": pyro.__version__, "python": sys.version.split()[0]}}
@@ -262,7 +262,7 @@ def train(config, run_dir, device="auto", resume=False, overwrite=False):
     if isinstance(data, TextDataset):  # the run decodes without its corpus
         data.vocabulary.save(run_dir / VOCABULARY)
     print(f"run folder: {run_dir}   device: {device}   train {data.item}s: {len(data.images['train'])}")
-    metrics = fit(model, guide, data, train_cfg, run_dir, resume=resume, training=training)
+    metrics = fit(model, guide, data, train_cfg, run_dir, checkpoint, training)
     save_pictures(run_dir, model, guide, training, data, metrics, device)
     return run_dir
 
@@ -442,7 +442,7 @@ def evaluate_run(model, guide, config, data, iw_samples, chunk_size, iw_batch_si
         print(f"test  NLL  {results['test_nll']:9.3f} ± {results['test_nll_se']:.3f} nats per {data.item} (mean ± "
               f"standard error over {len(nll)} {data.item}s, k = {iw_samples} importance samples)")
         if isinstance(data, TextDataset):  # the language models' number: per token, each sentence's <eos> counted
-            tokens = int((test_images != PAD_ID).sum())
+            tokens = int(lengths(test_images).sum())
             results.update(test_tokens=tokens, test_ppl=math.exp(nll.sum().item() / tokens))
             print(f"test  perplexity {results['test_ppl']:.2f} (exp of the NLL per token, {tokens} tokens with <eos>)")
     return results, log_px

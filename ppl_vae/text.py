@@ -141,6 +141,11 @@ class Vocabulary:
         return cls(json.loads(Path(path).read_text()))
 
 
+def lengths(sentences):
+    """The tokens of each sentence of a (sentences, positions) tensor of ids, its <eos> counted."""
+    return (sentences != PAD_ID).sum(dim=1)
+
+
 def padded(id_lists, length):
     batch = torch.full((len(id_lists), length), PAD_ID, dtype=torch.long)
     for row, ids in zip(batch, id_lists):
@@ -188,7 +193,7 @@ class TextDataset(Dataset):
         if shuffle:
             indices = self.bucketed(split, batch_size, indices)
         for x, *rest in super().batches(split, batch_size, False, labels, indices):
-            yield x[:, : int((x != PAD_ID).sum(dim=1).max())], *rest
+            yield x[:, : int(lengths(x).max())], *rest
 
     def bucketed(self, split, batch_size, indices=None, pool_batches=100):
         """The split's indices (or these) shuffled, then sorted by sentence length within pools of `pool_batches`
@@ -198,16 +203,12 @@ class TextDataset(Dataset):
         if indices is None:
             indices = torch.arange(len(images), device=images.device)
         indices = indices[torch.randperm(len(indices), device=images.device)]
-        lengths = (images[indices] != PAD_ID).sum(dim=1)
+        sizes = lengths(images[indices])
         pool = pool_batches * batch_size
-        arranged = torch.cat([part[lengths[start : start + pool].argsort(stable=True)]
+        arranged = torch.cat([part[sizes[start : start + pool].argsort(stable=True)]
                               for start, part in zip(range(0, len(indices), pool), indices.split(pool))])
         batches = arranged.split(batch_size)
         return torch.cat([batches[i] for i in torch.randperm(len(batches)).tolist()])
-
-    def tokens(self, split):
-        """The number of tokens in a split, each sentence's <eos> counted (the denominator of perplexity)."""
-        return int((self.images[split] != PAD_ID).sum())
 
 
 # ---------------------------------------------------------------- sentences to and from a trained pair

@@ -161,13 +161,14 @@ def train_epoch(step_loss, optimizer, batches, progress=None, before_step=None):
     return total / count, step + 1
 
 
-def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False, training=None):
+def fit(model, guide, data, cfg: TrainConfig, run_dir, checkpoint=None, training=None):
     """Train for cfg.epochs epochs (in all), writing metrics.jsonl and checkpoint.pt into run_dir after each epoch,
     and best.pt whenever the metric that `training.select` names is the best so far. `training`: see Training; by
     default SVI on the training images.
 
-    The caller seeds the RNG before building the networks; with resume=True the networks, the optimizer and the RNG
-    continue from the checkpoint, so an interrupted run ends with the same numbers as an uninterrupted one.
+    The caller seeds the RNG before building the networks. Given `checkpoint` (the run's, rundir.load_checkpoint),
+    the networks, the optimizer and the RNG continue from it, so an interrupted run ends with the same numbers as an
+    uninterrupted one.
     """
     pyro.clear_param_store()  # the modules hold the parameters; the store only names them
     training = training or Training(data.batches)
@@ -176,16 +177,16 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, resume=False, training=No
     step_loss = training.step(latent_scale(model), latent_scale(guide), elbo)
     optimizer = make_optimizer(model, guide, cfg.lr)
     metrics, steps_done = [], 0
-    if resume:
-        state = rundir.load_checkpoint(run_dir)
+    if checkpoint is not None:
         for module, key in ((model, "model"), (guide, "guide"), (optimizer, "optimizer")):
-            rundir.load_state(module, state, key, run_dir)
-        torch.set_rng_state(state["rng"])
+            rundir.load_state(module, checkpoint, key, run_dir)
+        torch.set_rng_state(checkpoint["rng"])
         if torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        metrics = rundir.read_metrics(run_dir)[: state["epoch"]]  # drop an epoch logged after the last checkpoint
+            torch.cuda.set_rng_state_all(checkpoint["cuda_rng"])
+        epoch = checkpoint["epoch"]
+        metrics = rundir.read_metrics(run_dir)[:epoch]  # drop an epoch logged after the last checkpoint
         # (checkpoints written before the step count was saved: the epochs' steps over the training images)
-        steps_done = state.get("step", state["epoch"] * math.ceil(len(data.images["train"]) / cfg.batch_size))
+        steps_done = checkpoint.get("step", epoch * math.ceil(len(data.images["train"]) / cfg.batch_size))
     elif training.initialize:
         training.initialize(model, guide, cfg)
     for epoch in range(len(metrics) + 1, cfg.epochs + 1):

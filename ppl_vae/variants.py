@@ -77,7 +77,7 @@ LANGUAGE_MODEL = Model(sentence_vae.LanguageModelConfig, sentence_vae.build, sen
 # Sentences: the Penn Treebank, batches of 32 sentences; the VAE's KL weight rises along Bowman et al.'s sigmoid over
 # the first 10 000 steps (about 8 epochs)
 TEXT = {"data_defaults": {"dataset": "ptb"}, "train_defaults": {"batch_size": 32}}
-ANNEALED_TEXT = {**TEXT, "train_defaults": {"batch_size": 32, "kl_anneal": 10_000, "kl_schedule": "sigmoid"}}
+ANNEALED_TEXT = {**TEXT, "train_defaults": {**TEXT["train_defaults"], "kl_anneal": 10_000, "kl_schedule": "sigmoid"}}
 TWO_LAYER = Model(hierarchical.TwoLayerConfig, hierarchical.build_two_layer)
 LADDER = Model(hierarchical.LadderConfig, hierarchical.build_ladder)
 COMPLETION_SCHEME = dict(encoder=completion.encoder, training=schemes.early_stopping)
