@@ -281,8 +281,9 @@ def test_a_run_killed_mid_training_resumes_to_the_numbers_of_a_straight_run(tmp_
     command = [sys.executable, str(Path(__file__).parents[1] / "run.py"), "train", *TINY, *epochs,
                "--runs-dir", str(tmp_path), "--name", "killed"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    metrics = tmp_path / "killed" / rundir.METRICS
-    while process.poll() is None and not (metrics.exists() and metrics.read_text().strip()):
+    # metrics.jsonl is written before checkpoint.pt each epoch, so wait for the checkpoint (written atomically)
+    checkpoint = tmp_path / "killed" / rundir.CHECKPOINT
+    while process.poll() is None and not checkpoint.exists():
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
