@@ -1,0 +1,79 @@
+"""Disentanglement scores of a code z (N x D, e.g. the means of q(z | x)) against known factors v (N x K, integer):
+MIG (Chen et al. 2018), SAP (Kumar et al. 2018) and the FactorVAE score (Kim & Mnih 2018). Each is 1 for a code
+that is the factors themselves, in any order and scale, and near 0 (the FactorVAE score: near chance, 1/K) for noise."""
+import torch
+
+BINS = 20  # codes are discretized into this many equal-width bins for MIG, as disentanglement_lib does
+
+
+def discretized(codes, bins=BINS):
+    """Each code unit's values as bin numbers 0..bins-1 over its own range."""
+    low, high = codes.min(0).values, codes.max(0).values
+    scaled = (codes - low) / (high - low).clamp_min(1e-12)
+    return (scaled * bins).long().clamp(max=bins - 1)
+
+
+def entropy(labels):
+    """H(labels) in nats, of the empirical distribution of integer labels."""
+    p = torch.bincount(labels).double() / len(labels)
+    p = p[p > 0]
+    return -(p * p.log()).sum()
+
+
+def mutual_information(a, b):
+    """I(a; b) in nats of two integer label vectors, from their joint histogram: H(a) + H(b) - H(a, b)."""
+    joint = a * (int(b.max()) + 1) + b
+    return entropy(a) + entropy(b) - entropy(joint)
+
+
+def information_matrix(codes, factors):
+    """I(z_j; v_k) for every code unit j and factor k (D x K, nats), the code discretized."""
+    bins = discretized(codes)
+    return torch.stack([torch.stack([mutual_information(bins[:, j], factors[:, k])
+                                     for k in range(factors.shape[1])]) for j in range(codes.shape[1])])
+
+
+def mig(codes, factors):
+    """Mutual information gap: per factor, the gap between the two units most informative about it, over H(v_k);
+    averaged over factors (Chen et al. 2018, eq. 6)."""
+    information = information_matrix(codes, factors)
+    top = information.topk(2, dim=0).values
+    entropies = torch.stack([entropy(factors[:, k]) for k in range(factors.shape[1])])
+    return float(((top[0] - top[1]) / entropies).mean())
+
+
+def sap(codes, factors):
+    """Separated attribute predictability: per factor, the gap between the two units that predict it best, the
+    prediction score being the R^2 of a linear fit of the factor on one unit (Kumar et al. 2018, sec. 3, the
+    continuous-factor form), averaged over factors."""
+    z = codes - codes.mean(0)
+    v = factors.double() - factors.double().mean(0)
+    covariance = z.double().T @ v / len(z)
+    r2 = covariance ** 2 / (z.double().var(0, unbiased=False)[:, None] * v.var(0, unbiased=False)[None, :])
+    top = r2.nan_to_num(0.0).topk(2, dim=0).values
+    return float((top[0] - top[1]).mean())
+
+
+def factor_vae_score(codes, factors, votes=800, batch=64, generator=None):
+    """Kim & Mnih 2018, sec. 4: fix one factor at a random value, take `batch` points that share it, and vote for the
+    (code unit of least variance, fixed factor), the code scaled by its standard deviation over all the data and
+    collapsed units (sd < 0.05 of the largest) left out; the score is the accuracy of the majority-vote classifier
+    (each unit predicts the factor it voted for most), trained on `votes` votes and measured on as many more."""
+    generator = generator or torch.Generator().manual_seed(0)
+    scale = codes.std(0)
+    active = scale > 0.05 * scale.max()
+    scaled = codes[:, active] / scale[active]
+    num_factors = factors.shape[1]
+
+    def vote():
+        k = int(torch.randint(num_factors, (), generator=generator))
+        value = factors[int(torch.randint(len(factors), (), generator=generator)), k]
+        sharing = (factors[:, k] == value).nonzero().squeeze(1)
+        chosen = sharing[torch.randint(len(sharing), (batch,), generator=generator)]
+        return int(scaled[chosen].var(0).argmin()), k
+
+    counts = torch.zeros(scaled.shape[1], num_factors)
+    for _ in range(votes):
+        counts[vote()] += 1
+    predicted = counts.argmax(1)
+    return sum(int(predicted[unit]) == k for unit, k in (vote() for _ in range(votes))) / votes

@@ -1,0 +1,69 @@
+"""The disentanglement scores on codes whose answer is known: the factors themselves (1), a rotation of them (low),
+noise (near 0; the FactorVAE score near chance)."""
+import itertools
+import math
+
+import pytest
+import torch
+
+from ppl_vae import disentanglement
+
+LEVELS = (3, 4, 5, 6)
+REPEATS = 10  # the full grid of factor values, each combination this many times: 3600 points
+
+
+@pytest.fixture
+def factors():
+    grid = torch.tensor(list(itertools.product(*(range(n) for n in LEVELS))))
+    return grid.repeat(REPEATS, 1)
+
+
+def permuted(factors):
+    """A code that is the factors in another order, each scaled and shifted: perfectly disentangled."""
+    order = [2, 0, 3, 1]
+    return factors[:, order].double() * torch.tensor([0.5, -2.0, 3.0, 1.0]) + 7.0
+
+
+def rotated(factors):
+    """The standardized factors under the rotation that mixes most, a Hadamard matrix over 2: every unit is an
+    equal-weight mix of all four factors."""
+    standardized = (factors.double() - factors.double().mean(0)) / factors.double().std(0)
+    hadamard = torch.tensor([[1, 1, 1, 1], [1, -1, 1, -1], [1, 1, -1, -1], [1, -1, -1, 1]], dtype=torch.double)
+    return standardized @ hadamard / 2
+
+
+def noise(factors):
+    return torch.randn(len(factors), 4, generator=torch.Generator().manual_seed(2), dtype=torch.double)
+
+
+def test_mutual_information_of_a_variable_with_itself_is_its_entropy_and_of_independent_ones_zero(factors):
+    assert disentanglement.mutual_information(factors[:, 3], factors[:, 3]) == pytest.approx(math.log(6))
+    assert disentanglement.mutual_information(factors[:, 0], factors[:, 3]) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_permuted_code_scores_one_on_every_measure(factors):
+    code = permuted(factors)
+    assert disentanglement.mig(code, factors) == pytest.approx(1.0)
+    assert disentanglement.sap(code, factors) == pytest.approx(1.0)
+    assert disentanglement.factor_vae_score(code, factors) == 1.0
+
+
+def test_a_rotated_code_scores_low(factors):
+    # every unit holds the same information about each factor (they differ by the signs of symmetric factors),
+    # so the gaps vanish and no unit is quieter than another when one factor is fixed
+    code = rotated(factors)
+    assert disentanglement.mig(code, factors) == pytest.approx(0.0, abs=1e-9)
+    assert disentanglement.sap(code, factors) == pytest.approx(0.0, abs=1e-9)
+    assert disentanglement.factor_vae_score(code, factors) < 0.25 + 5 * 0.015  # chance, as for noise below
+
+
+def test_noise_scores_near_zero_and_the_factor_vae_score_near_chance(factors):
+    code = noise(factors)
+    # the plug-in MI of independent variables is biased up by about (bins - 1)(levels - 1) / 2N nats (Miller-Madow):
+    # under 0.02 nats here, against entropies of log 3 and more
+    bias = (disentanglement.BINS - 1) * (max(LEVELS) - 1) / (2 * len(factors))
+    assert disentanglement.mig(code, factors) < 2 * bias / math.log(min(LEVELS))
+    # R^2 of independent variables is about 1/N each
+    assert disentanglement.sap(code, factors) < 10 / len(factors)
+    # 800 test votes, chance 1/4: its binomial sd is 0.015; the classifier's fit on 800 training votes adds a little
+    assert disentanglement.factor_vae_score(code, factors) < 0.25 + 5 * 0.015
