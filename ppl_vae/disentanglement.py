@@ -3,6 +3,8 @@ MIG (Chen et al. 2018), SAP (Kumar et al. 2018) and the FactorVAE score (Kim & M
 that is the factors themselves, in any order and scale, and near 0 (the FactorVAE score: near chance, 1/K) for noise."""
 import torch
 
+from .evaluate import histogram_entropy
+
 BINS = 20  # codes are discretized into this many equal-width bins for MIG, as disentanglement_lib does
 
 
@@ -15,9 +17,7 @@ def discretized(codes, bins=BINS):
 
 def entropy(labels):
     """H(labels) in nats, of the empirical distribution of integer labels."""
-    p = torch.bincount(labels).double() / len(labels)
-    p = p[p > 0]
-    return -(p * p.log()).sum()
+    return histogram_entropy(torch.bincount(labels))
 
 
 def mutual_information(a, b):

@@ -107,8 +107,13 @@ def code_usage(guide, batches, num_codes, site="code"):
     for batch in batches:
         code = poutine.trace(guide).get_trace(*batch).nodes[site]["value"]
         counts += torch.bincount(code.flatten().cpu(), minlength=num_codes)
-    p = counts / counts.sum()
-    return int((counts > 0).sum()), torch.exp(-torch.special.xlogy(p, p).sum()).item()
+    return int((counts > 0).sum()), torch.exp(histogram_entropy(counts)).item()
+
+
+def histogram_entropy(counts):
+    """-sum_k p_k log p_k in nats, p_k = counts_k / sum(counts): the entropy of an empirical distribution."""
+    p = counts.double() / counts.sum()
+    return -torch.special.xlogy(p, p).sum()
 
 
 def traces(model, guide, *args, **kwargs):
