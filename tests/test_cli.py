@@ -161,6 +161,9 @@ def write_npz(path, **arrays):
     ("unknown-config-key", "lr_decay: not an option of training"),
     ("runs-dir-is-a-file", "runs: not a folder, so"),
     ("word-dropout-above-1", "--word-dropout 1.5: a probability, at most 1"),
+    ("labels-of-another-length", "x.npz (train): 12 images but labels of shape (11,)"),
+    ("labels-that-are-not-integers", "x.npz (train): labels of dtype float64"),
+    ("random-bytes", "x.npz: not an .npz archive"),
 ])
 def test_more_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, case, message):
     """Issue 20's cases: each stops with one line naming the culprit, before a run folder exists."""
@@ -171,6 +174,13 @@ def test_more_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsy
     elif case == "negative-labels":
         flags = ["--model", "cvae", "--dataset", write_npz(tmp_path / "x.npz", x_train=images, x_test=images,
                                                            y_train=np.array([0, 1, -3] * 4), y_test=np.zeros(12, int))]
+    elif case in ("labels-of-another-length", "labels-that-are-not-integers"):
+        labels = np.arange(11) % 3 if case == "labels-of-another-length" else np.full(12, 1.5)
+        flags = ["--model", "cvae", "--dataset", write_npz(tmp_path / "x.npz", x_train=images, x_test=images,
+                                                           y_train=labels, y_test=np.zeros(12, int))]
+    elif case == "random-bytes":
+        (tmp_path / "x.npz").write_bytes(np.random.default_rng(0).bytes(256))
+        flags = ["--dataset", str(tmp_path / "x.npz")]
     elif case == "unknown-config-key":
         config = tmp_path / "config.json"
         written = configure("vae")

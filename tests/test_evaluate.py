@@ -255,3 +255,22 @@ def test_plates_nested_in_the_data_plate_are_multiplied_out():
     exact = (WEIGHTS.log() + components).logsumexp(-1) + dist.Normal(0.0, 1.0).log_prob(v).sum(1)
     estimate = log_likelihood(model, guide, u, v, iw_samples=3, chunk_size=2)
     assert torch.allclose(estimate, exact, rtol=0, atol=1e-10)
+
+
+def test_a_guide_that_enumerates_inside_a_plate_nested_in_the_data_plate_is_refused_with_one_line():
+    """The README's limit, as a clear error rather than a wrong number (issue 20): one enumerated value per data
+    point can be summed outside the log-mean-exp; a value per element of a nested plate cannot."""
+    u = torch.tensor([[-3.5, -2.0, -3.0], [0.5, 0.0, -0.3]])
+
+    def model(u):
+        with pyro.plate("data", len(u), dim=-2), pyro.plate("repeats", u.shape[1], dim=-1):
+            y = pyro.sample("y", dist.Categorical(WEIGHTS))
+            pyro.sample("u", dist.Normal(MEANS[y], 1.0), obs=u)
+
+    @config_enumerate
+    def guide(u):
+        with pyro.plate("data", len(u), dim=-2), pyro.plate("repeats", u.shape[1], dim=-1):
+            pyro.sample("y", dist.Categorical(WEIGHTS))
+
+    with pytest.raises(ValueError, match="the guide enumerates site 'y' inside a plate nested in 'data'"):
+        log_likelihood(model, guide, u, iw_samples=3)
