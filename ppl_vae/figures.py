@@ -8,6 +8,7 @@ import torch
 from pyro import poutine
 
 from ppl_vae import plots, runs
+from ppl_vae.data import intensities
 from ppl_vae.pairs import latent_sites
 from ppl_vae.pca import PCA
 
@@ -76,7 +77,7 @@ def save_plot(run_dirs, kind, device, pca=False, output=None):
         config, model, guide, data = runs.load_run(run_dir, device)
         size = code_size(kind, run_dir, config, model, guide, data.images["test"])
         if pca and not panels:
-            fitted = PCA(data.images["train"], size)
+            fitted = PCA(intensities(data.images["train"]), size)
             panels[f"PCA, {size} components{caption}"] = panel(kind, fitted.encode, fitted.decode, data.images["test"])
         latent = f", {size}-D latent" if size else ""
         title = f"{Path(run_dir).name}: {runs.describe(config)}{latent}{caption}"

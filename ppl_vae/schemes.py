@@ -7,6 +7,7 @@ import torch
 from pyro import poutine
 from pyro.infer import Trace_ELBO
 
+from ppl_vae.data import intensities
 from ppl_vae.evaluate import accuracy, cluster_accuracy, code_usage, mean_log_prob
 from ppl_vae.guides.empty import NoLatents
 from ppl_vae.train import Training, progress, temperature
@@ -71,7 +72,7 @@ def mixture_from_codes(cfg, model, guide, data, seed):
                     optimizer.step()
                     bar.update(len(x))
         with torch.no_grad():
-            codes = torch.cat([guide.code(x) for x in data.images["train"].split(1000)])  # of the intensities
+            codes = torch.cat([guide.code(intensities(x)) for x in data.images["train"].split(1000)])  # of the intensities
         clusters = kmeans(codes.cpu(), model.num_classes, torch.Generator().manual_seed(seed))  # a CPU generator
         model.fit_clusters(codes, clusters.to(codes.device))
 
