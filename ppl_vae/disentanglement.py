@@ -77,3 +77,14 @@ def factor_vae_score(codes, factors, votes=800, batch=64, generator=None):
         counts[vote()] += 1
     predicted = counts.argmax(1)
     return sum(int(predicted[unit]) == k for unit, k in (vote() for _ in range(votes))) / votes
+
+
+def scores(codes, factors, names):
+    """Every score of a code against the factors named `names`; MIG also without the shape factor, where there is
+    one, since implementations differ on counting it (its levels are categories, not an ordered scale)."""
+    results = {"mig": mig(codes, factors), "sap": sap(codes, factors),
+               "factor_vae_score": factor_vae_score(codes, factors)}
+    if "shape" in names and len(names) > 1:
+        kept = [k for k, name in enumerate(names) if name != "shape"]
+        results["mig_without_shape"] = mig(codes, factors[:, kept])
+    return results

@@ -18,6 +18,8 @@ from pyro.ops.rings import LogRing
 from pyro.poutine.enum_messenger import EnumMessenger
 from pyro.poutine.util import prune_subsample_sites
 
+from ppl_vae.decomposition import latent_kl_terms
+
 PARTICLES = "iw_particles"  # the name of the plate of importance samples
 
 
@@ -199,6 +201,32 @@ def layer_statistics(model, guide, batches, num_particles=100, threshold=0.01):
     return {name: {"kl": kl[name] / count, "units": means[name][0].shape[-1],
                    "active": int((torch.cat(means[name]).var(0) - torch.cat(noise[name]).mean(0) > threshold).sum())}
             for name in kl}
+
+
+def posterior_means(guide, batches, site):
+    """The mean of the guide's site per image, its units flattened (N x units): the code of disentanglement scores."""
+    means = []
+    with torch.no_grad():
+        for batch in batches:
+            trace = poutine.trace(guide).get_trace(*batch)
+            means.append(site_mean(trace.nodes[site]).reshape(len(batch[0]), -1))
+    return torch.cat(means)
+
+
+def kl_decomposition(model, guide, batches, dataset_size):
+    """The KL term's three parts (decomposition.kl_terms) of each latent site, averaged over the batches' points:
+    {site: {"index_code_mi", "total_correlation", "dimension_wise_kl": nats per point}}. Batches of many points
+    (a thousand, say) estimate q(z) the better."""
+    sums, count = {}, 0
+    with torch.no_grad():
+        for batch in batches:
+            guide_trace, model_trace = traces(model, guide, *batch)
+            for name, terms in latent_kl_terms(model_trace, guide_trace, dataset_size).items():
+                for term, values in terms.items():
+                    sums.setdefault(name, {}).setdefault(term, 0.0)
+                    sums[name][term] += values.sum().item()
+            count += len(batch[0])
+    return {name: {term: total / count for term, total in terms.items()} for name, terms in sums.items()}
 
 
 def site_mean(site):

@@ -29,7 +29,7 @@ import pyro.distributions as dist
 import torch
 from pyro import poutine
 
-from ppl_vae import evaluate, options, plots, rundir
+from ppl_vae import disentanglement, evaluate, options, plots, rundir
 from ppl_vae.data import DataConfig, DataError, Dataset, as_images
 from ppl_vae.pairs import ModelInfo, check_pair
 from ppl_vae.text import VOCABULARY, TextDataset, Vocabulary, is_text, lengths, sample_sentences
@@ -37,6 +37,7 @@ from ppl_vae.train import TrainConfig, Training, fit, make_elbo, progress
 from ppl_vae.variants import GUIDES, VARIANTS
 
 LAYER_IMAGES, LAYER_PARTICLES = 1000, 100  # what evaluate's per-layer KL and active units are estimated from
+FACTOR_BATCH = 1000  # test images per estimate of q(z) in the KL term's decomposition
 # What one pass of a particle-vectorized evaluation may hold: particles x data points x values per data point (for a
 # sentence, its logits: length x vocabulary). evaluate's defaults for MNIST, 1000 particles of 10 images, are 7.8
 # million (110 MB measured); a batch of Penn Treebank sentences asks a thousand times that per particle.
@@ -402,7 +403,7 @@ def evaluate_run(model, guide, config, data, iw_samples, chunk_size, iw_batch_si
                 results[f"{split}_elbo"] = evaluate.mean_elbo(model, guide, batches(), elbo)
                 line += f"   ELBO {results[f'{split}_elbo']:9.3f}"
         print(f"{line} nats per {data.item} ({count} {data.item}s" + (
-            ")" if isinstance(data, TextDataset) else f", binarization {config['data']['binarize']})"))
+            ")" if isinstance(data, TextDataset) else f", binarization {data.binarize})"))
     print("(log p(x | z) with z ~ q(z | x) is the reconstruction term; minus it is the summed binary cross-entropy for "
           "Bernoulli pixels, the summed cross-entropy of the words for sentences)")
     test_images, test_labels = ((data.images["test"], data.labels["test"]) if first is None else
@@ -433,6 +434,8 @@ def evaluate_run(model, guide, config, data, iw_samples, chunk_size, iw_batch_si
             print(f"test  {name}: KL term {layer['kl']:8.3f} nats per {data.item}, {layer['active']} of "
                   f"{layer['units']} units active (Cov_x E_q[u | x] > 0.01; first {layer_images} test {data.item}s, "
                   f"{LAYER_PARTICLES} draws each)")
+    if len(getattr(data, "factor_names", ())):
+        results.update(factor_report(model, guide, guide_trace, training, data, first, point_masses))
     if iw_samples and not point_masses:
         log_px = iw_log_likelihoods(model, guide, training.batches("test", iw_batch_size, False, indices=first),
                                     len(test_images), iw_samples, fitted(chunk_size, iw_batch_size, data.image_shape))
@@ -446,6 +449,31 @@ def evaluate_run(model, guide, config, data, iw_samples, chunk_size, iw_batch_si
             results.update(test_tokens=tokens, test_ppl=math.exp(nll.sum().item() / tokens))
             print(f"test  perplexity {results['test_ppl']:.2f} (exp of the NLL per token, {tokens} tokens with <eos>)")
     return results, log_px
+
+
+def factor_report(model, guide, guide_trace, training, data, first, point_masses):
+    """On images with known factors: the disentanglement scores of the code, the mean of q(z | x) (of the site z, or
+    of the guide's first continuous latent site), and for a guide with a density the KL term's three parts per site,
+    estimated in batches of FACTOR_BATCH test images (ppl_vae/decomposition.py)."""
+    continuous = [name for name, s in guide_trace.nodes.items()
+                  if s["type"] == "sample" and not s["is_observed"] and s["fn"].has_rsample]
+    if not continuous:
+        return {}
+    site = "z" if "z" in continuous else continuous[0]
+    factors = data.factors["test"] if first is None else data.factors["test"][first]
+    batches = partial(training.batches, "test", FACTOR_BATCH, shuffle=False, indices=first)
+    codes = evaluate.posterior_means(guide, batches(), site)
+    scores = disentanglement.scores(codes.cpu(), factors.cpu(), data.factor_names)
+    print(f"test  disentanglement of {site} (the mean of q({site} | x)) against {', '.join(data.factor_names)}: "
+          + ", ".join(f"{name} {value:.4f}" for name, value in scores.items()))
+    report = {"disentanglement": {"site": site, **scores}}
+    if not point_masses:
+        parts = evaluate.kl_decomposition(model, guide, batches(), len(factors))
+        for name, terms in parts.items():
+            print(f"test  {name}: KL term = index-code MI {terms['index_code_mi']:.3f} + total correlation "
+                  f"{terms['total_correlation']:.3f} + dimension-wise KL {terms['dimension_wise_kl']:.3f} nats")
+        report["kl_decomposition"] = parts
+    return report
 
 
 def read_images(path, model, image_shape, device):

@@ -14,14 +14,16 @@ from pyro.poutine.messenger import Messenger
 from tqdm import tqdm
 
 from ppl_vae import rundir
+from ppl_vae.decomposition import TotalCorrelationELBO
 from ppl_vae.options import option
 from ppl_vae.evaluate import mean_elbo, mean_reconstruction
 
 # The importance-weighted bound of Burda et al. 2015 (eq. 8) is the Renyi bound at alpha = 0 (Li & Turner 2016); with
 # one particle it is the ELBO.
 # enum: TraceEnum_ELBO, which sums out the discrete sites marked for enumeration (the pairs' plates are one deep).
+# tcvae: the ELBO with its KL term split in three and weighted apart (beta-TCVAE, ppl_vae/decomposition.py).
 ELBOS = {"trace": Trace_ELBO, "meanfield": TraceMeanField_ELBO, "iwae": partial(RenyiELBO, alpha=0),
-         "enum": partial(TraceEnum_ELBO, max_plate_nesting=1)}
+         "enum": partial(TraceEnum_ELBO, max_plate_nesting=1), "tcvae": TotalCorrelationELBO}
 
 
 PRIORS = ("normal", "none")
@@ -35,7 +37,9 @@ class TrainConfig:
     lr: float = option(1e-3, "Adam learning rate", above=0)
     elbo: str = option("meanfield", "trace: Trace_ELBO (Monte Carlo KL); meanfield: TraceMeanField_ELBO (analytic KL "
                        "where it exists); iwae: the importance-weighted bound on --num-particles samples (RenyiELBO, "
-                       "alpha=0); enum: TraceEnum_ELBO, discrete sites summed", choices=sorted(ELBOS))
+                       "alpha=0); enum: TraceEnum_ELBO, discrete sites summed; tcvae: the ELBO with its KL term's "
+                       "three parts weighted by --mi-weight, --tc-weight, --dim-kl-weight (beta-TCVAE, Chen et al. "
+                       "2018)", choices=sorted(ELBOS))
     num_particles: int = option(1, "samples of z per image in each gradient estimate, vectorized (k of the IWAE "
                                 "bound)", minimum=1)
     beta: float = option(1.0, "weight of the KL term (beta-VAE, Higgins et al. 2017); 1 gives the ELBO", minimum=0)
@@ -43,6 +47,13 @@ class TrainConfig:
                             minimum=0)
     kl_schedule: str = option("linear", "how the KL weight rises over --kl-anneal steps: linear, or sigmoid (Bowman "
                               "et al.'s logistic curve, centred half way)", choices=KL_SCHEDULES)
+    # beta-TCVAE (Chen et al. 2018, eq. 4): beta-TCVAE's beta is --tc-weight; alpha and gamma are usually left at 1
+    mi_weight: float = option(1.0, "with --elbo tcvae: weight alpha of the index-code mutual information I_q(z; n)",
+                              minimum=0)
+    tc_weight: float = option(1.0, "with --elbo tcvae: weight beta of the total correlation KL(q(z) || prod_j "
+                              "q(z_j)) (beta-TCVAE's beta)", minimum=0)
+    dim_kl_weight: float = option(1.0, "with --elbo tcvae: weight gamma of the dimension-wise KL sum_j KL(q(z_j) || "
+                                  "p(z_j))", minimum=0)
     prior: str = option("normal", "none: the KL term weighted 0, leaving the reconstruction (with the point-mass "
                         "guide, whose log q is 0, exactly log p(z) left out: the plain autoencoder)", choices=PRIORS)
 
@@ -54,10 +65,19 @@ def progress(total, desc):
     return tqdm(total=total, desc=desc, unit="img", mininterval=interval, maxinterval=max(interval, 10.0))
 
 
-def make_elbo(name, num_particles=1):
+def make_elbo(name, num_particles=1, **weights):
+    """A Pyro ELBO by name; `weights` (tcvae only): dataset_size and the weights of the KL term's parts."""
     if name not in ELBOS:
         raise ValueError(f"unknown ELBO {name!r}; choose one of {sorted(ELBOS)}")
-    return ELBOS[name](num_particles=num_particles, vectorize_particles=num_particles > 1)
+    return ELBOS[name](num_particles=num_particles, vectorize_particles=num_particles > 1, **weights)
+
+
+def objective_weights(cfg: TrainConfig, dataset_size):
+    """What make_elbo needs beyond the name for cfg's training objective."""
+    if cfg.elbo != "tcvae":
+        return {}
+    return {"dataset_size": dataset_size, "mi_weight": cfg.mi_weight, "tc_weight": cfg.tc_weight,
+            "dim_kl_weight": cfg.dim_kl_weight}
 
 
 class ScaleLatents(Messenger):
@@ -172,7 +192,7 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, checkpoint=None, training
     """
     pyro.clear_param_store()  # the modules hold the parameters; the store only names them
     training = training or Training(data.batches)
-    elbo = make_elbo(cfg.elbo, cfg.num_particles)
+    elbo = make_elbo(cfg.elbo, cfg.num_particles, **objective_weights(cfg, len(data.images["train"])))
     beta, latent_scale = latent_weighting(cfg)
     step_loss = training.step(latent_scale(model), latent_scale(guide), elbo)
     optimizer = make_optimizer(model, guide, cfg.lr)

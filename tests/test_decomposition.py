@@ -1,0 +1,149 @@
+"""The KL term's three parts (index-code MI, total correlation, dimension-wise KL) against their values by quadrature,
+and beta-TCVAE's objective against Trace_ELBO."""
+import json
+import math
+
+import pyro
+import pyro.distributions as dist
+import pytest
+import torch
+from pyro import poutine
+from pyro.infer import Trace_ELBO
+
+import helpers
+from ppl_vae.decomposition import TERMS, TotalCorrelationELBO, kl_terms, latent_kl_terms
+from ppl_vae.runs import pair
+
+LOC = torch.tensor([[-1.5, 0.5], [1.0, 1.2], [0.3, -1.0], [2.0, -0.5]], dtype=torch.float64)
+SCALE = torch.tensor([[0.5, 0.8], [0.7, 0.4], [1.0, 0.6], [0.3, 0.9]], dtype=torch.float64)
+
+
+def exact_terms(loc, scale, step=0.01, limit=7.0):
+    """The three parts for q(z | n) = Normal(loc[n], scale[n]) over N points and p(z) = N(0, I) in two dimensions, by
+    the midpoint rule on a grid: q(z) = mean_n q(z | n), its marginals likewise."""
+    grid = torch.arange(-limit, limit, step, dtype=torch.float64) + step / 2
+    per_unit = dist.Normal(loc, scale).log_prob(grid[:, None, None]).exp()  # (grid, points, units)
+    marginals = per_unit.mean(1)  # q(z_j) on the grid, (grid, units)
+    q_given_n = per_unit[:, None, :, 0] * per_unit[None, :, :, 1]  # (grid, grid, points)
+    q = q_given_n.mean(-1)
+    area = step ** 2
+    log_q_given_n = q_given_n.clamp_min(1e-300).log()
+    mi = (q_given_n * (log_q_given_n - q.clamp_min(1e-300).log()[..., None])).sum((0, 1)).mean() * area
+    product = marginals[:, None, 0] * marginals[None, :, 1]
+    tc = (q * (q.clamp_min(1e-300).log() - product.clamp_min(1e-300).log())).sum() * area
+    prior = dist.Normal(0.0, 1.0).log_prob(grid)[:, None]
+    dim_kl = (marginals * (marginals.clamp_min(1e-300).log() - prior)).sum() * step
+    return {"index_code_mi": mi, "total_correlation": tc, "dimension_wise_kl": dim_kl}
+
+
+def test_with_the_whole_dataset_as_the_batch_each_part_is_estimated_without_bias():
+    """N = 4 points in two dimensions, all of them in every batch (M = N, where the stratified estimate of log q(z)
+    is exact): over 20 000 draws each part's mean lies within 4 standard errors of its value by quadrature, and per
+    draw the parts add up to log q(z | n) - log p(z), whose mean is the closed-form KL averaged over the points."""
+    torch.manual_seed(0)
+    posterior = dist.Normal(LOC, SCALE).to_event(1)
+    prior = dist.Normal(torch.zeros_like(LOC), 1.0).to_event(1)
+    repeats = 20_000
+    z = posterior.sample((repeats,))  # (repeats, points, units)
+    terms = kl_terms(posterior, prior, z, dataset_size=len(LOC))
+    exact = exact_terms(LOC, SCALE)
+    for name in TERMS:
+        per_repeat = terms[name].mean(-1)
+        mean, se = per_repeat.mean(), per_repeat.std() / repeats ** 0.5
+        assert abs(mean - exact[name]) < 4 * se, (name, mean.item(), exact[name].item(), se.item())
+    total = sum(terms.values())
+    assert torch.allclose(total, posterior.log_prob(z) - prior.log_prob(z), rtol=0, atol=1e-10)
+    closed_form = torch.distributions.kl_divergence(dist.Normal(LOC, SCALE), dist.Normal(0.0, 1.0)).sum(-1).mean()
+    assert abs(sum(exact.values()) - closed_form) < 1e-6  # the identity itself, by quadrature
+    per_repeat = total.mean(-1)
+    assert abs(per_repeat.mean() - closed_form) < 4 * per_repeat.std() / repeats ** 0.5
+
+
+def test_independent_units_have_no_total_correlation():
+    """When every point's q(z | n) is the same, q(z) = q(z | n) factorizes: the total correlation and the index-code
+    MI are 0 for every draw, and the whole KL term is dimension-wise."""
+    posterior = dist.Normal(LOC[:1].expand(5, 2), SCALE[:1].expand(5, 2)).to_event(1)
+    prior = dist.Normal(torch.zeros(5, 2, dtype=torch.float64), 1.0).to_event(1)
+    z = posterior.sample((100,))
+    terms = kl_terms(posterior, prior, z, dataset_size=1000)
+    assert torch.allclose(terms["total_correlation"], torch.zeros((), dtype=torch.float64), atol=1e-10)
+    assert torch.allclose(terms["index_code_mi"], torch.zeros((), dtype=torch.float64), atol=1e-10)
+
+
+def vae_traces(model, guide, x, seed):
+    pyro.set_rng_seed(seed)
+    guide_trace = poutine.trace(guide).get_trace(x)
+    model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(x)
+    return model_trace, guide_trace
+
+
+@pytest.mark.parametrize("weights", [{}, {"tc_weight": 6.0}, {"mi_weight": 0.5, "tc_weight": 4.0, "dim_kl_weight": 2.0}])
+def test_the_objective_is_the_elbo_less_the_weighted_parts_and_its_gradients_are_its_own(weights):
+    """On a small VAE: with every weight 1 the loss and gradients are Trace_ELBO's on the same draws; otherwise the
+    value returned is -(ELBO - sum (w - 1) part), and the gradients are those of that value."""
+    pyro.set_rng_seed(0)
+    model, guide = pair("vae", (20,), latent=3, hidden=[16])
+    x = helpers.binary_batch(dim=20)
+    dataset_size = 500
+    parameters = [*model.parameters(), *guide.parameters()]
+
+    def gradients(loss_and_grads):
+        for p in parameters:
+            p.grad = None
+        pyro.set_rng_seed(1)
+        value = loss_and_grads(model, guide, x)
+        return value, [p.grad.clone() for p in parameters]
+
+    value, grads = gradients(TotalCorrelationELBO(dataset_size=dataset_size, **weights).loss_and_grads)
+    model_trace, guide_trace = vae_traces(model, guide, x, seed=1)
+    objective = model_trace.log_prob_sum() - guide_trace.log_prob_sum()
+    terms = latent_kl_terms(model_trace, guide_trace, dataset_size)["z"]
+    extra = {"index_code_mi": weights.get("mi_weight", 1.0) - 1, "total_correlation": weights.get("tc_weight", 1.0) - 1,
+             "dimension_wise_kl": weights.get("dim_kl_weight", 1.0) - 1}
+    objective = objective - sum(w * terms[name].sum() for name, w in extra.items())
+    assert value == pytest.approx(-objective.item(), rel=1e-6)
+    expected = torch.autograd.grad(-objective, parameters)
+    assert all(torch.allclose(g, e, atol=1e-6) for g, e in zip(grads, expected))
+    if not weights:
+        elbo_value, elbo_grads = gradients(Trace_ELBO().loss_and_grads)
+        assert value == pytest.approx(elbo_value, rel=1e-6)
+        assert all(torch.allclose(g, e, atol=1e-6) for g, e in zip(grads, elbo_grads))
+    # evaluation reads the ELBO, not the objective
+    pyro.set_rng_seed(1)
+    elbo_loss = TotalCorrelationELBO(dataset_size=dataset_size, **weights).loss(model, guide, x)
+    pyro.set_rng_seed(1)
+    assert elbo_loss == pytest.approx(Trace_ELBO().loss(model, guide, x), rel=1e-6)
+
+
+def test_a_guide_that_is_not_reparameterized_is_refused():
+    def model(x):
+        with pyro.plate("data", len(x)):
+            y = pyro.sample("y", dist.Bernoulli(0.5))
+            pyro.sample("x", dist.Normal(y, 1.0), obs=x)
+
+    def guide(x):
+        with pyro.plate("data", len(x)):
+            pyro.sample("y", dist.Bernoulli(0.3))
+
+    with pytest.raises(ValueError, match="reparameterization; 'y' is not"):
+        TotalCorrelationELBO(dataset_size=10).loss_and_grads(model, guide, torch.zeros(3))
+
+
+def test_a_beta_tcvae_trains_on_the_shapes_and_evaluate_scores_its_code(tmp_path):
+    """The command line: --elbo tcvae on the small shapes dataset, then evaluate's disentanglement scores and the KL
+    term's parts. The index-code MI is at most log N (log q(z) >= log q(z | n) - log N for every draw: n's own
+    term), and the scores lie in [0, 1]."""
+    from ppl_vae.cli import main
+
+    assert main(["train", "--model", "vae", "--dataset", "shapes", "--epochs", "1", "--latent", "4", "--hidden", "32",
+                 "--elbo", "tcvae", "--tc-weight", "6", "--runs-dir", str(tmp_path), "--name", "tc"]) == 0
+    config = json.loads((tmp_path / "tc" / "config.json").read_text())
+    assert config["train"]["elbo"] == "tcvae" and config["train"]["tc_weight"] == 6.0
+    assert main(["evaluate", str(tmp_path / "tc"), "--iw-samples", "0"]) == 0
+    results = json.loads((tmp_path / "tc" / "evaluation-k0.json").read_text())
+    scores = results["disentanglement"]
+    assert scores["site"] == "z"
+    assert all(0 <= scores[name] <= 1 for name in ("mig", "mig_without_shape", "sap", "factor_vae_score"))
+    parts = results["kl_decomposition"]["z"]
+    assert set(parts) == set(TERMS)
+    assert 0 <= parts["index_code_mi"] <= math.log(512) and parts["dimension_wise_kl"] >= 0
