@@ -12,8 +12,8 @@ from typing import Callable
 from torch import nn
 
 from ppl_vae import schemes
-from ppl_vae.guides import (bottom_up, categorical as categorical_guide, conditional, delta, empty, flow, fullcov,
-                            gaussian, ladder, m2 as m2_guide, nvae as nvae_guide, vade, vqvae as vq_guide)
+from ppl_vae.guides import (bottom_up, categorical as categorical_guide, conditional, delta, empty, factor_vae,
+                            flow, fullcov, gaussian, ladder, m2 as m2_guide, nvae as nvae_guide, vade, vqvae as vq_guide)
 from ppl_vae.models import (categorical, completion, cvae, hierarchical, m2, mixture, nvae, sentence_vae, vae,
                             vqvae)
 from ppl_vae.nets import mlp
@@ -52,6 +52,9 @@ GUIDES = {
     "gaussian": Guide("mean-field Gaussian q(z | x) from an encoder", gaussian.build, gaussian.EncoderConfig),
     "delta": Guide("a point mass at the encoder's code: the model becomes an autoencoder (MAP codes)", delta.build,
                    delta.DeltaConfig),
+    "factor-vae": Guide("FactorVAE's: mean-field Gaussian q(z | x), and while training its total correlation penalized by "
+                        "a discriminator trained alongside (Kim & Mnih 2018)", factor_vae.build,
+                        factor_vae.FactorVAEConfig),
     "fullcov": Guide("full-covariance Gaussian q(z | x): the encoder gives the loc and a Cholesky factor",
                      fullcov.build, gaussian.EncoderConfig),
     "flow": Guide("a Gaussian pushed through inverse autoregressive flows conditioned on x (Kingma et al. 2016)",

@@ -12,6 +12,7 @@ from pyro.infer import Trace_ELBO
 
 import helpers
 from ppl_vae.decomposition import TERMS, TotalCorrelationELBO, kl_terms, latent_kl_terms
+from ppl_vae.guides.factor_vae import permuted_units
 from ppl_vae.runs import pair
 
 LOC = torch.tensor([[-1.5, 0.5], [1.0, 1.2], [0.3, -1.0], [2.0, -0.5]], dtype=torch.float64)
@@ -147,3 +148,42 @@ def test_a_beta_tcvae_trains_on_the_shapes_and_evaluate_scores_its_code(tmp_path
     parts = results["kl_decomposition"]["z"]
     assert set(parts) == set(TERMS)
     assert 0 <= parts["index_code_mi"] <= math.log(512) and parts["dimension_wise_kl"] >= 0
+
+
+def test_permuted_units_keep_each_marginal_and_break_the_joint():
+    z = torch.arange(40.0).reshape(10, 4) + 100 * torch.arange(4.0)
+    permuted = permuted_units(z, torch.Generator().manual_seed(0))
+    assert all(torch.equal(permuted[:, j].sort().values, z[:, j]) for j in range(4))
+    rows = {tuple(row.tolist()) for row in z}
+    assert sum(tuple(row.tolist()) in rows for row in permuted) < 10
+
+
+def factor_vae_gradients(gamma, x, seed=1):
+    """Gradients of Trace_ELBO's loss for the VAE's model with FactorVAE's guide (weights seeded alike), by module."""
+    pyro.set_rng_seed(0)
+    model, guide = pair("vae", (20,), guide="factor-vae", latent=3, hidden=[16], gamma=gamma, discriminator=[8])
+    pyro.set_rng_seed(seed)
+    Trace_ELBO().loss_and_grads(model, guide, x)
+    return {name: [p.grad for p in module.parameters()]
+            for name, module in (("decoder", model), ("encoder", guide.encoder), ("discriminator", guide.discriminator))}
+
+
+def test_factor_vae_trains_the_encoder_on_the_penalty_and_the_discriminator_on_its_own_loss():
+    """The penalty gamma TC(z) reaches the encoder, not the discriminator; the discriminator's cross-entropy reaches
+    the discriminator, not the encoder: with gamma = 0 the encoder and decoder get the plain VAE's gradients (the same
+    draws), and the discriminator's gradients do not depend on gamma. In evaluation mode the guide is q(z | x) alone."""
+    x = helpers.binary_batch(dim=20)
+    without, with_penalty = factor_vae_gradients(0.0, x), factor_vae_gradients(35.0, x)
+    pyro.set_rng_seed(0)
+    model, guide = pair("vae", (20,), latent=3, hidden=[16])
+    pyro.set_rng_seed(1)
+    Trace_ELBO().loss_and_grads(model, guide, x)
+    plain = [p.grad for p in guide.parameters()]
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(without["encoder"], plain))
+    assert all(torch.allclose(a, b) for a, b in zip(without["discriminator"], with_penalty["discriminator"]))
+    assert not all(torch.allclose(a, b) for a, b in zip(without["encoder"], with_penalty["encoder"]))
+    pyro.set_rng_seed(0)
+    _, factor_guide = pair("vae", (20,), guide="factor-vae", latent=3, hidden=[16], discriminator=[8])
+    factor_guide.eval()
+    sites = {name for name, site in poutine.trace(factor_guide).get_trace(x).nodes.items() if site["type"] == "sample"}
+    assert sites == {"data", "z"}
