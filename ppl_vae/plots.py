@@ -155,6 +155,34 @@ def save_layers(path, runs):
     save_figure(fig, path)
 
 
+def save_factors(path, runs, factor_names, image_shape, ncols=PANEL_COLUMNS["traversal"]):
+    """A row per run: the information each latent unit holds about each factor, I(z_u; v_k) / H(v_k), as a heat map,
+    and beside it the unit's traversal, the units in the order of their KL terms, largest first, each row named by
+    the factor it tells most about. `runs` maps a run's name to (units, their KL terms, information matrix, the
+    decoded traversal: a row of `ncols` images per unit)."""
+    fig, axes = plt.subplots(len(runs), 2, figsize=(2.4 * PANEL_INCHES, 3.6 * len(runs)), layout="constrained",
+                             squeeze=False, width_ratios=(1, 1.2))
+    for (heat_ax, traversal_ax), (name, (units, kl, information, images)) in zip(axes, runs.items()):
+        information = information.cpu().numpy()
+        cells = heat_ax.imshow(information, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+        for (row, column), value in np.ndenumerate(information):
+            heat_ax.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=6,
+                         color="black" if value > 0.5 else "white")
+        heat_ax.set_xticks(range(len(factor_names)), factor_names, rotation=30, fontsize=7)
+        heat_ax.set_yticks(range(len(units)), [f"z{u} (KL {k:.2f})" for u, k in zip(units.tolist(), kl.tolist())],
+                           fontsize=7)
+        heat_ax.set_title(f"{name}: I(z_u; v_k) / H(v_k)", loc="left", fontsize=8)
+        grid = tile(torch.as_tensor(images).clamp(0, 1).cpu().numpy(), image_shape, ncols)
+        traversal_ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        row_height = grid.shape[0] / len(units)
+        traversal_ax.set_yticks((np.arange(len(units)) + 0.5) * row_height,
+                                [factor_names[k] for k in information.argmax(1)], fontsize=7)
+        traversal_ax.set_xticks([])
+        traversal_ax.set_title("z_u from -3 to 3 around a test image's code", fontsize=8)
+    fig.colorbar(cells, ax=axes[:, 0].tolist(), shrink=0.6)
+    save_figure(fig, path)
+
+
 def save_nll_against_k(path, curves, images):
     """One line per trained run: the importance-weighted NLL estimate (-IWAE_k) against k, log-scaled.
     `curves` maps a label to (ks, nlls)."""
@@ -227,10 +255,15 @@ def normal_grid(n):
     return torch.stack([z1.flatten(), z2.flatten()], dim=-1)
 
 
-def traversal_codes(center, codes, units, values):
-    """For each of the `units` most active latent units, most active first (by the variance of `codes` across
-    images, Burda et al. 2015's activity), `center` with that unit set to each of `values` in turn: a row per unit."""
-    chosen = codes.var(dim=0).argsort(descending=True)[:units]
+def most_active(codes, units):
+    """The `units` most active latent units, most active first: by the variance of `codes` across images (Burda et
+    al. 2015's activity)."""
+    return codes.var(dim=0).argsort(descending=True)[:units]
+
+
+def traversal_codes(center, chosen, values):
+    """For each of the `chosen` latent units, `center` with that unit set to each of `values` in turn: a row per
+    unit."""
     rows = center.repeat(len(chosen), len(values), 1)
     rows[torch.arange(len(chosen)), :, chosen] = values.to(center)
     return rows.reshape(-1, len(center))

@@ -453,22 +453,25 @@ def evaluate_run(model, guide, config, data, iw_samples, chunk_size, iw_batch_si
 
 def factor_report(model, guide, guide_trace, training, data, first, point_masses):
     """On images with known factors: the disentanglement scores of the code, the mean of q(z | x) (of the site z, or
-    of the guide's first continuous latent site), and for a guide with a density the KL term's three parts per site,
-    estimated in batches of FACTOR_BATCH test images (ppl_vae/decomposition.py)."""
+    of the guide's first continuous latent site), on data.factor_sample's training images; and for a guide with a
+    density the KL term's three parts per site, estimated in batches of FACTOR_BATCH test images
+    (ppl_vae/decomposition.py)."""
     continuous = [name for name, s in guide_trace.nodes.items()
                   if s["type"] == "sample" and not s["is_observed"] and s["fn"].has_rsample]
     if not continuous:
         return {}
     site = "z" if "z" in continuous else continuous[0]
-    factors = data.factors["test"] if first is None else data.factors["test"][first]
-    batches = partial(training.batches, "test", FACTOR_BATCH, shuffle=False, indices=first)
-    codes = evaluate.posterior_means(guide, batches(), site)
-    scores = disentanglement.scores(codes.cpu(), factors.cpu(), data.factor_names)
-    print(f"test  disentanglement of {site} (the mean of q({site} | x)) against {', '.join(data.factor_names)}: "
-          + ", ".join(f"{name} {value:.4f}" for name, value in scores.items()))
-    report = {"disentanglement": {"site": site, **scores}}
+    sample = data.factor_sample()
+    codes = evaluate.posterior_means(guide, training.batches("train", FACTOR_BATCH, shuffle=False, indices=sample),
+                                     site)
+    scores = disentanglement.scores(codes.cpu(), data.factors["train"][sample].cpu(), data.factor_names)
+    print(f"train disentanglement of {site} (the mean of q({site} | x), {len(sample)} images) against "
+          f"{', '.join(data.factor_names)}: " + ", ".join(f"{name} {value:.4f}" for name, value in scores.items()))
+    report = {"disentanglement": {"site": site, "images": len(sample), **scores}}
     if not point_masses:
-        parts = evaluate.kl_decomposition(model, guide, batches(), len(factors))
+        test_count = len(data.images["test"]) if first is None else len(first)
+        test_batches = training.batches("test", FACTOR_BATCH, shuffle=False, indices=first)
+        parts = evaluate.kl_decomposition(model, guide, test_batches, test_count)
         for name, terms in parts.items():
             print(f"test  {name}: KL term = index-code MI {terms['index_code_mi']:.3f} + total correlation "
                   f"{terms['total_correlation']:.3f} + dimension-wise KL {terms['dimension_wise_kl']:.3f} nats")

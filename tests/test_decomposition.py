@@ -148,6 +148,19 @@ def test_a_beta_tcvae_trains_on_the_shapes_and_evaluate_scores_its_code(tmp_path
     parts = results["kl_decomposition"]["z"]
     assert set(parts) == set(TERMS)
     assert 0 <= parts["index_code_mi"] <= math.log(512) and parts["dimension_wise_kl"] >= 0
+    assert main(["plot", str(tmp_path / "tc"), "--kind", "factors"]) == 0
+    assert (tmp_path / "tc" / "factors.png").stat().st_size > 0
+
+
+def test_the_factors_picture_of_a_run_without_factors_is_refused_in_one_line(tmp_path, capsys):
+    from ppl_vae.cli import main
+
+    assert main(["train", "--subset", "300", "--epochs", "1", "--latent", "2", "--hidden", "16", "--runs-dir",
+                 str(tmp_path), "--name", "digits"]) == 0
+    capsys.readouterr()
+    assert main(["plot", str(tmp_path / "digits"), "--kind", "factors"]) == 2
+    err = capsys.readouterr().err
+    assert "--kind factors needs images with known factors" in err and err.count("\n") == 1
 
 
 def test_permuted_units_keep_each_marginal_and_break_the_joint():

@@ -1,0 +1,50 @@
+"""Issue 18's table: per objective, over its seeds (mean ± sd), the disentanglement scores of the code (the mean of
+q(z | x)) against the known factors, the test reconstruction term, the ELBO, the NLL (k = 100) and the KL term's
+three parts (`run.py evaluate RUN --iw-samples 100` writes evaluation-k100.json).
+
+    python experiments/disentanglement_table.py RUN_DIR...
+"""
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from ppl_vae import rundir
+from tables import print_table
+
+SCORES = ("mig", "mig_without_shape", "sap", "factor_vae_score")
+PARTS = ("index_code_mi", "total_correlation", "dimension_wise_kl")
+
+
+def objective(config):
+    train = config["train"]
+    if config["guide"]["name"] == "factor-vae":
+        return f"FactorVAE, gamma {config['guide']['gamma']:g}"
+    if train["elbo"] == "tcvae":
+        return f"beta-TCVAE, beta {train['tc_weight']:g}"
+    return "VAE" if train["beta"] == 1 else f"beta-VAE, beta {train['beta']:g}"
+
+
+def spread(values):
+    values = np.array(values)
+    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
+
+
+def main():
+    groups = defaultdict(list)
+    for run_dir in map(Path, sys.argv[1:]):
+        results = rundir.read_json(run_dir / "evaluation-k100.json")
+        groups[objective(rundir.read_json(run_dir / rundir.CONFIG))].append(results)
+    rows = []
+    for name, runs in groups.items():
+        parts = [run["kl_decomposition"]["z"] for run in runs]
+        rows.append((name, len(runs), *(spread([run["disentanglement"][s] for run in runs]) for s in SCORES),
+                     spread([-run["test_recon"] for run in runs]), spread([-run["test_elbo"] for run in runs]),
+                     spread([run["test_nll"] for run in runs]), *(spread([p[part] for p in parts]) for part in PARTS)))
+    print_table(("objective", "seeds", "MIG", "MIG without shape", "SAP", "FactorVAE score", "-log p(x | z)",
+                 "-ELBO", "NLL (k = 100)", "index-code MI", "total correlation", "dimension-wise KL"), rows)
+
+
+if __name__ == "__main__":
+    main()
