@@ -1,8 +1,8 @@
 """Issue 18's table: per objective, over its seeds (mean ± sd), the disentanglement scores of the code (the mean of
-q(z | x)) against the known factors, the test reconstruction term, the ELBO, the NLL (k = 100) and the KL term's
+q(z | x); MIG also from the posteriors, Chen et al.'s estimate) against the known factors, the test reconstruction term, the ELBO, the NLL (k = 100) and the KL term's
 three parts (`run.py evaluate RUN --iw-samples 100` writes evaluation-k100.json).
 
-    python experiments/disentanglement_table.py RUN_DIR...
+    python experiments/disentanglement_table.py [--evaluation evaluation-k0.json] RUN_DIR...
 """
 import sys
 from collections import defaultdict
@@ -13,7 +13,7 @@ import numpy as np
 from ppl_vae import rundir
 from tables import print_table
 
-SCORES = ("mig", "mig_without_shape", "sap", "factor_vae_score")
+SCORES = ("mig_posterior", "mig_posterior_without_shape", "mig", "mig_without_shape", "sap", "factor_vae_score")
 PARTS = ("index_code_mi", "total_correlation", "dimension_wise_kl")
 
 
@@ -32,17 +32,22 @@ def spread(values):
 
 
 def main():
+    arguments = sys.argv[1:]
+    evaluation = "evaluation-k100.json"
+    if arguments[0] == "--evaluation":
+        evaluation, arguments = arguments[1], arguments[2:]
     groups = defaultdict(list)
-    for run_dir in map(Path, sys.argv[1:]):
-        results = rundir.read_json(run_dir / "evaluation-k100.json")
+    for run_dir in map(Path, arguments):
+        results = rundir.read_json(run_dir / evaluation)
         groups[objective(rundir.read_json(run_dir / rundir.CONFIG))].append(results)
     rows = []
     for name, runs in groups.items():
         parts = [run["kl_decomposition"]["z"] for run in runs]
         rows.append((name, len(runs), *(spread([run["disentanglement"][s] for run in runs]) for s in SCORES),
                      spread([-run["test_recon"] for run in runs]), spread([-run["test_elbo"] for run in runs]),
-                     spread([run["test_nll"] for run in runs]), *(spread([p[part] for p in parts]) for part in PARTS)))
-    print_table(("objective", "seeds", "MIG", "MIG without shape", "SAP", "FactorVAE score", "-log p(x | z)",
+                     spread([run["test_nll"] for run in runs]) if "test_nll" in runs[0] else "—", *(spread([p[part] for p in parts]) for part in PARTS)))
+    print_table(("objective", "seeds", "MIG (q)", "MIG (q) without shape", "MIG (histogram)",
+                 "MIG (histogram) without shape", "SAP", "FactorVAE score", "-log p(x | z)",
                  "-ELBO", "NLL (k = 100)", "index-code MI", "total correlation", "dimension-wise KL"), rows)
 
 

@@ -1,6 +1,8 @@
 """Disentanglement scores of a code z (N x D, e.g. the means of q(z | x)) against known factors v (N x K, integer):
 MIG (Chen et al. 2018), SAP (Kumar et al. 2018) and the FactorVAE score (Kim & Mnih 2018). Each is 1 for a code
 that is the factors themselves, in any order and scale, and near 0 (the FactorVAE score: near chance, 1/K) for noise."""
+import math
+
 import torch
 
 from .evaluate import histogram_entropy
@@ -36,7 +38,41 @@ def information_matrix(codes, factors):
 def mig(codes, factors):
     """Mutual information gap: per factor, the gap between the two units most informative about it, over H(v_k);
     averaged over factors (Chen et al. 2018, eq. 6)."""
-    information = information_matrix(codes, factors)
+    return mig_of(information_matrix(codes, factors), factors)
+
+
+def posterior_entropies(loc, scale, draws, chunk=500):
+    """H(z_j) of the aggregate posterior of the given points, (1/n) sum_m q(z_j | x_m), per unit j, estimated at one
+    draw z_i ~ q(z | x_i) per point: -mean_i log (1/n) sum_m Normal(z_ij; loc_mj, scale_mj)."""
+    total = 0.0
+    for rows in draws.split(chunk):
+        log_q = torch.distributions.Normal(loc, scale).log_prob(rows[:, None, :])  # (rows, n, units)
+        total = total - (log_q.logsumexp(1) - math.log(len(loc))).sum(0)
+    return total / len(loc)
+
+
+def posterior_information_matrix(loc, scale, factors, generator=None):
+    """I(z_j; v_k) = H(z_j) - sum_v p(v) H(z_j | v_k = v) for every unit j and factor k (D x K, nats), with the
+    entropies of q(z_j) and of q(z_j | v_k = v), the posteriors averaged over all points or over those sharing the
+    value, estimated from one draw of q(z | x) per point (Chen et al. 2018, sec. 5). A unit whose posterior is the
+    same for every point holds no information, however its mean moves."""
+    generator = generator or torch.Generator().manual_seed(0)
+    loc, scale = loc.double(), scale.double()
+    draws = loc + scale * torch.randn(loc.shape, generator=generator, dtype=loc.dtype)
+    marginal = posterior_entropies(loc, scale, draws)
+    columns = []
+    for k in range(factors.shape[1]):
+        conditional = 0.0
+        for value in factors[:, k].unique():
+            sharing = factors[:, k] == value
+            conditional = conditional + sharing.double().mean() * posterior_entropies(loc[sharing], scale[sharing],
+                                                                                     draws[sharing])
+        columns.append(marginal - conditional)
+    return torch.stack(columns, dim=1)
+
+
+def mig_of(information, factors):
+    """The mean over factors of the gap between the two units most informative about it, over its entropy."""
     top = information.topk(2, dim=0).values
     entropies = torch.stack([entropy(factors[:, k]) for k in range(factors.shape[1])])
     return float(((top[0] - top[1]) / entropies).mean())
@@ -79,12 +115,20 @@ def factor_vae_score(codes, factors, votes=800, batch=64, generator=None):
     return sum(int(predicted[unit]) == k for unit, k in (vote() for _ in range(votes))) / votes
 
 
-def scores(codes, factors, names):
-    """Every score of a code against the factors named `names`; MIG also without the shape factor, where there is
-    one, since implementations differ on counting it (its levels are categories, not an ordered scale)."""
+def scores(codes, factors, names, scale=None):
+    """Every score of a code (the means of q(z | x)) against the factors named `names`; MIG also without the shape
+    factor, where there is one, since implementations differ on counting it (its levels are categories, not an
+    ordered scale). With `scale`, the standard deviations of a Gaussian q(z | x), also Chen et al.'s MIG from the
+    posteriors (mig_posterior), with and without shape."""
     results = {"mig": mig(codes, factors), "sap": sap(codes, factors),
                "factor_vae_score": factor_vae_score(codes, factors)}
-    if "shape" in names and len(names) > 1:
-        kept = [k for k, name in enumerate(names) if name != "shape"]
+    kept = [k for k, name in enumerate(names) if name != "shape"]
+    without_shape = 0 < len(kept) < len(names)
+    if without_shape:
         results["mig_without_shape"] = mig(codes, factors[:, kept])
+    if scale is not None:
+        information = posterior_information_matrix(codes, scale, factors)
+        results["mig_posterior"] = mig_of(information, factors)
+        if without_shape:
+            results["mig_posterior_without_shape"] = mig_of(information[:, kept], factors[:, kept])
     return results

@@ -203,14 +203,18 @@ def layer_statistics(model, guide, batches, num_particles=100, threshold=0.01):
             for name in kl}
 
 
-def posterior_means(guide, batches, site):
-    """The mean of the guide's site per image, its units flattened (N x units): the code of disentanglement scores."""
-    means = []
+def posterior_moments(guide, batches, site):
+    """The mean of the guide's site per image, its units flattened (N x units): the code of disentanglement scores;
+    and where the site is a Gaussian of independent units, their standard deviations (else None)."""
+    means, scales = [], []
     with torch.no_grad():
         for batch in batches:
-            trace = poutine.trace(guide).get_trace(*batch)
-            means.append(site_mean(trace.nodes[site]).reshape(len(batch[0]), -1))
-    return torch.cat(means)
+            node = poutine.trace(guide).get_trace(*batch).nodes[site]
+            means.append(site_mean(node).reshape(len(batch[0]), -1))
+            q = node["fn"]
+            gaussian = isinstance(q, dist.Independent) and isinstance(q.base_dist, dist.Normal)
+            scales.append(q.base_dist.scale.expand_as(node["value"]).reshape(len(batch[0]), -1) if gaussian else None)
+    return torch.cat(means), None if any(scale is None for scale in scales) else torch.cat(scales)
 
 
 def unit_kl(model, guide, images, site="z", batch_size=1000):

@@ -462,9 +462,10 @@ def factor_report(model, guide, guide_trace, training, data, first, point_masses
         return {}
     site = "z" if "z" in continuous else continuous[0]
     sample = data.factor_sample()
-    codes = evaluate.posterior_means(guide, training.batches("train", FACTOR_BATCH, shuffle=False, indices=sample),
-                                     site)
-    scores = disentanglement.scores(codes.cpu(), data.factors["train"][sample].cpu(), data.factor_names)
+    codes, scales = evaluate.posterior_moments(guide, training.batches("train", FACTOR_BATCH, shuffle=False,
+                                                                       indices=sample), site)
+    scores = disentanglement.scores(codes.cpu(), data.factors["train"][sample].cpu(), data.factor_names,
+                                    None if scales is None else scales.cpu())
     print(f"train disentanglement of {site} (the mean of q({site} | x), {len(sample)} images) against "
           f"{', '.join(data.factor_names)}: " + ", ".join(f"{name} {value:.4f}" for name, value in scores.items()))
     report = {"disentanglement": {"site": site, "images": len(sample), **scores}}

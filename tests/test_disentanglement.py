@@ -67,3 +67,19 @@ def test_noise_scores_near_zero_and_the_factor_vae_score_near_chance(factors):
     assert disentanglement.sap(code, factors) < 10 / len(factors)
     # 800 test votes, chance 1/4: its binomial sd is 0.015; the classifier's fit on 800 training votes adds a little
     assert disentanglement.factor_vae_score(code, factors) < 0.25 + 5 * 0.015
+
+
+def test_mig_from_the_posteriors_ignores_a_unit_whose_posterior_is_the_prior(factors):
+    """Chen et al.'s MIG reads I(z_j; v_k) from q(z | x): a unit whose q is N(0, 1) for every point but for a mean
+    moved by a millionth with a factor holds next to nothing; a unit that is a factor with a small spread holds
+    about all of H(v_k). The histogram MIG of the means, blind to the spread, finds each factor twice, in the
+    informative unit and in the wobbling one: a gap of 0."""
+    n = len(factors)
+    loc = torch.cat([permuted(factors), 1e-6 * factors[:, [1, 0, 3, 2]].double()], dim=1)
+    scale = torch.cat([torch.full((n, 4), 0.01), torch.ones(n, 4)], dim=1).double()
+    information = disentanglement.posterior_information_matrix(loc, scale, factors)
+    assert information[4:].abs().max() < 1e-3  # the prior-like units
+    entropies = torch.tensor([math.log(n) for n in LEVELS], dtype=torch.double)
+    assert torch.allclose(information[[1, 3, 0, 2]].diagonal(), entropies, atol=0.02)  # the factors, each whole
+    assert disentanglement.mig_of(information, factors) > 0.98
+    assert disentanglement.mig(loc, factors) < 1e-6
