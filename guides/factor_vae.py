@@ -60,7 +60,7 @@ class FactorVAEConfig(EncoderConfig):
     gamma: float = option(35.0, "weight gamma of the total correlation, estimated by the discriminator (Kim & Mnih "
                           "2018)", minimum=0)
     discriminator: list[int] = option([1000] * 5, "hidden layer sizes of the discriminator (leaky ReLU, slope "
-                                      "0.2; Kim & Mnih: 6 layers of 1000 units)", minimum=1)
+                                      "0.2)", minimum=1)
 
 
 def build(cfg: FactorVAEConfig, info):
