@@ -57,6 +57,13 @@ class TrainConfig:
     prior: str = option("normal", "none: the KL term weighted 0, leaving the reconstruction (with the point-mass "
                         "guide, whose log q is 0, exactly log p(z) left out: the plain autoencoder)", choices=PRIORS)
 
+    def __post_init__(self):
+        weights = {"--mi-weight": self.mi_weight, "--tc-weight": self.tc_weight, "--dim-kl-weight": self.dim_kl_weight}
+        changed = [f"{flag} {value:g}" for flag, value in weights.items() if value != 1]
+        if changed and self.elbo != "tcvae":  # else a run meant as beta-TCVAE would train as a plain VAE
+            raise ValueError(f"{', '.join(changed)}: weighs a part of the KL term of --elbo tcvae; this run's ELBO is "
+                             f"{self.elbo} (add --elbo tcvae)")
+
 
 def progress(total, desc):
     """A progress bar over `total` images on stderr: live on a terminal; redirected to a file, a line every 30 s
