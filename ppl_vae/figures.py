@@ -124,17 +124,21 @@ def panel(kind, encode, decode, test_images):
 
 def factors_row(run_dir, config, model, guide, data):
     """What a row of the factors picture shows of one run (plots.save_factors): the information of the codes of
-    data.factor_sample's training images, the KL terms of the test images, the traversal around the first."""
+    data.factor_sample's training images (from the posteriors where q(z | x) is Gaussian, else from the histogram of
+    their means), the KL terms of the test images, the traversal around the first."""
     if not data.factor_names:
         raise ValueError(f"{run_dir}: --kind factors needs images with known factors (--dataset shapes, dsprites or "
                          f"the official dSprites .npz); this run's are {config['data']['dataset']}")
     sample = data.factor_sample()
-    codes = plots.latent_means(guide, intensities(data.images["train"][sample]))
+    codes, scales = evaluate.posterior_moments(guide, data.batches("train", 1000, shuffle=False, indices=sample),
+                                               plots.LATENT)
     factors = data.factors["train"][sample].cpu()
     kl = evaluate.unit_kl(model, guide, data.images["test"])
     units = kl.argsort(descending=True)
     entropies = torch.stack([disentanglement.entropy(factors[:, k]) for k in range(factors.shape[1])])
-    information = disentanglement.information_matrix(codes.cpu(), factors)[units.cpu()] / entropies
+    information = (disentanglement.information_matrix(codes.cpu(), factors) if scales is None else
+                   disentanglement.posterior_information_matrix(codes.cpu(), scales.cpu(), factors))
+    information = information[units.cpu()] / entropies
     values = torch.linspace(-3, 3, plots.PANEL_COLUMNS["traversal"])
     center = plots.latent_means(guide, data.images["test"][:1])[0]
     traversal = plots.decoded_means(model, plots.traversal_codes(center, units, values), data.dim)

@@ -158,7 +158,7 @@ def save_layers(path, runs):
 def save_factors(path, runs, factor_names, image_shape, ncols=PANEL_COLUMNS["traversal"]):
     """A row per run: the information each latent unit holds about each factor, I(z_u; v_k) / H(v_k), as a heat map,
     and beside it the unit's traversal, the units in the order of their KL terms, largest first, each row named by
-    the factor it tells most about. `runs` maps a run's name to (units, their KL terms, information matrix, the
+    the factor it tells most about (none below 0.02). `runs` maps a run's name to (units, their KL terms, information matrix, the
     decoded traversal: a row of `ncols` images per unit)."""
     fig, axes = plt.subplots(len(runs), 2, figsize=(2.4 * PANEL_INCHES, 3.6 * len(runs)), layout="constrained",
                              squeeze=False, width_ratios=(1, 1.2))
@@ -176,7 +176,8 @@ def save_factors(path, runs, factor_names, image_shape, ncols=PANEL_COLUMNS["tra
         traversal_ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         row_height = grid.shape[0] / len(units)
         traversal_ax.set_yticks((np.arange(len(units)) + 0.5) * row_height,
-                                [factor_names[k] for k in information.argmax(1)], fontsize=7)
+                                [factor_names[k] if information[u, k] >= 0.02 else "(none)"
+                                 for u, k in enumerate(information.argmax(1))], fontsize=7)
         traversal_ax.set_xticks([])
         traversal_ax.set_title("z_u from -3 to 3 around a test image's code", fontsize=8)
     fig.colorbar(cells, ax=axes[:, 0].tolist(), shrink=0.6)
