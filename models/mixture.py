@@ -73,6 +73,9 @@ class MixtureConfig(LikelihoodConfig):
     hidden: list[int] = option([500, 500], HIDDEN_HELP, minimum=1)
     learn_weights: bool = option(True, "uniform mixture weights, not learned", flag="--uniform-weights")
     pretrain: int = option(0, PRETRAIN_HELP, minimum=0)
+    # VaDE's reference code pretrains at 1e-3 and trains at 2e-3 (docs/discrete.md: at 2e-3 the pretraining's codes
+    # start the clusters lower)
+    pretrain_lr: float = option(0.0, "Adam learning rate of the pretraining; 0: the training's --lr", minimum=0)
 
 
 @dataclass

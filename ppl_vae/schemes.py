@@ -62,7 +62,7 @@ def mixture_from_codes(cfg, model, guide, data, seed):
 
     def initialize(model, guide, train_cfg):
         networks = [*guide.encoder.parameters(), *model.decoder.parameters()]
-        optimizer = torch.optim.Adam(networks, lr=train_cfg.lr)
+        optimizer = torch.optim.Adam(networks, lr=cfg.pretrain_lr or train_cfg.lr)
         for epoch in range(1, cfg.pretrain + 1):
             with progress(len(data.images["train"]), f"pretraining {epoch}/{cfg.pretrain}") as bar:
                 for (x,) in data.batches("train", train_cfg.batch_size):

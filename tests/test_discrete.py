@@ -382,3 +382,15 @@ def test_vade_pretrains_then_starts_the_mixture_at_the_k_means_clusters_of_its_c
     assert main(["evaluate", str(tmp_path / "vade"), "--iw-samples", "10", "--test-images", "20"]) == 0
     results = rundir.read_json(tmp_path / "vade" / "evaluation-k10-n20.json")
     assert results["test_cluster_accuracy_many_to_one"] >= results["test_cluster_accuracy"]  # q(y | x) deterministic
+
+
+@pytest.mark.parametrize("pretrain_lr, moved", [(1e-12, False), (0.0, True)])
+def test_vade_pretrains_at_its_own_learning_rate_when_given_one(pretrain_lr, moved):
+    """--pretrain-lr sets the pretraining's Adam step (VaDE's reference: 1e-3 there, 2e-3 after); 0 takes --lr."""
+    data = Dataset(DataConfig(subset=100), seed=0)
+    cfg = VaDEConfig(latent=2, hidden=[16], pretrain=1, pretrain_lr=pretrain_lr)
+    model, guide = pair("vade", data.image_shape, latent=2, hidden=[16], pretrain=1, pretrain_lr=pretrain_lr)
+    before = [p.detach().clone() for p in guide.encoder.parameters()]
+    mixture_from_codes(cfg, model, guide, data, 0).initialize(model, guide, TrainConfig(lr=1e-3, batch_size=50))
+    changed = [(p - b).abs().max().item() for p, b in zip(guide.encoder.parameters(), before)]
+    assert (max(changed) > 1e-6) == moved
