@@ -74,8 +74,12 @@ def posterior_information_matrix(loc, scale, factors, generator=None):
 def mig_of(information, factors):
     """The mean over factors of the gap between the two units most informative about it, over its entropy."""
     top = information.topk(2, dim=0).values
-    entropies = torch.stack([entropy(factors[:, k]) for k in range(factors.shape[1])])
-    return float(((top[0] - top[1]) / entropies).mean())
+    return float(((top[0] - top[1]) / factor_entropies(factors)).mean())
+
+
+def factor_entropies(factors):
+    """H(v_k) of each factor, nats."""
+    return torch.stack([entropy(factors[:, k]) for k in range(factors.shape[1])])
 
 
 def sap(codes, factors):

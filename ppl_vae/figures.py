@@ -135,10 +135,9 @@ def factors_row(run_dir, config, model, guide, data):
     factors = data.factors["train"][sample].cpu()
     kl = evaluate.unit_kl(model, guide, data.images["test"])
     units = kl.argsort(descending=True)
-    entropies = torch.stack([disentanglement.entropy(factors[:, k]) for k in range(factors.shape[1])])
     information = (disentanglement.information_matrix(codes.cpu(), factors) if scales is None else
                    disentanglement.posterior_information_matrix(codes.cpu(), scales.cpu(), factors))
-    information = information[units.cpu()] / entropies
+    information = information[units.cpu()] / disentanglement.factor_entropies(factors)
     values = torch.linspace(-3, 3, plots.PANEL_COLUMNS["traversal"])
     center = plots.latent_means(guide, data.images["test"][:1])[0]
     traversal = plots.decoded_means(model, plots.traversal_codes(center, units, values), data.dim)

@@ -11,6 +11,7 @@ from pyro import poutine
 from pyro.infer import Trace_ELBO
 
 import helpers
+from ppl_vae.cli import main
 from ppl_vae.decomposition import TERMS, TotalCorrelationELBO, kl_terms, latent_kl_terms
 from ppl_vae.guides.factor_vae import permuted_units
 from ppl_vae.runs import pair
@@ -134,8 +135,6 @@ def test_a_beta_tcvae_trains_on_the_shapes_and_evaluate_scores_its_code(tmp_path
     """The command line: --elbo tcvae on the small shapes dataset, then evaluate's disentanglement scores and the KL
     term's parts. The index-code MI is at most log N (log q(z) >= log q(z | n) - log N for every draw: n's own
     term), and the scores lie in [0, 1]."""
-    from ppl_vae.cli import main
-
     assert main(["train", "--model", "vae", "--dataset", "shapes", "--epochs", "1", "--latent", "4", "--hidden", "32",
                  "--elbo", "tcvae", "--tc-weight", "6", "--runs-dir", str(tmp_path), "--name", "tc"]) == 0
     config = json.loads((tmp_path / "tc" / "config.json").read_text())
@@ -153,8 +152,6 @@ def test_a_beta_tcvae_trains_on_the_shapes_and_evaluate_scores_its_code(tmp_path
 
 
 def test_the_factors_picture_of_a_run_without_factors_is_refused_in_one_line(tmp_path, capsys):
-    from ppl_vae.cli import main
-
     assert main(["train", "--subset", "300", "--epochs", "1", "--latent", "2", "--hidden", "16", "--runs-dir",
                  str(tmp_path), "--name", "digits"]) == 0
     capsys.readouterr()
