@@ -61,6 +61,7 @@ class GaussianMixtureVAE(nn.Module):
                 self.cluster_logits[k] = math.log(max(len(members), 1) / len(codes))
 
 
+PRETRAIN_LOSSES = ["likelihood", "squared-error"]
 HIDDEN_HELP = "hidden layer sizes of the MLPs (ReLU), encoder side first; the decoder mirrors them"
 PRETRAIN_HELP = ("epochs of autoencoder pretraining (the vade guide's code and the decoder), after which the mixture "
                  "is set to the k-means clusters of the codes (VaDE, Jiang et al. 2017); 0: none")
@@ -76,6 +77,10 @@ class MixtureConfig(LikelihoodConfig):
     # VaDE's reference code pretrains at 1e-3 and trains at 2e-3 (docs/discrete.md: at 2e-3 the pretraining's codes
     # start the clusters lower)
     pretrain_lr: float = option(0.0, "Adam learning rate of the pretraining; 0: the training's --lr", minimum=0)
+    # VaDE's reference code pretrains on squared error of grey pixels (docs/discrete.md: its clusters start higher)
+    pretrain_loss: str = option("likelihood", "the pretraining's loss: the model's likelihood of the training "
+                                "images as trained (binarized if --binarize says so), or the squared error of the "
+                                "decoder's mean to the grey pixels", choices=PRETRAIN_LOSSES)
 
 
 @dataclass

@@ -344,21 +344,23 @@ class Dataset:
         self.dim = sizes.pop()
         self.code_sds = None  # M1+M2's sampled codes (encoded)
 
-    def batches(self, split, batch_size, shuffle=True, labels=False, indices=None):
+    def batches(self, split, batch_size, shuffle=True, labels=False, indices=None, fresh=True):
         """Batches from one split by (shuffled) index, each a tuple of the program's arguments: (images,), or
         (images, one-hot labels) with labels=True; training images binarized afresh if dynamic, and sampled codes
-        drawn afresh. `indices`: only these images of the split."""
+        drawn afresh (fresh=False: the stored intensities as they are). `indices`: only these images of the
+        split."""
         images = self.images[split]
         if indices is None:
             indices = torch.arange(len(images), device=images.device)
         if shuffle:
             indices = indices[torch.randperm(len(indices), device=images.device)]
+        fresh = fresh and split == "train"
         for start in range(0, len(indices), batch_size):
             index = indices[start : start + batch_size]
             x = intensities(images[index])
-            if split == "train" and self.binarize == "dynamic":
+            if fresh and self.binarize == "dynamic":
                 x = torch.bernoulli(x)
-            elif split == "train" and self.code_sds is not None:
+            elif fresh and self.code_sds is not None:
                 x = torch.normal(x, self.code_sds[index])  # a fresh z1 ~ q(z1 | x) of M1+M2
             yield (x, self.one_hot(self.labels[split][index])) if labels else (x,)
 

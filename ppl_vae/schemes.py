@@ -46,8 +46,9 @@ def early_stopping(cfg, model, guide, data, seed):
 def mixture_from_codes(cfg, model, guide, data, seed):
     """Plain SVI, logging how well the clusters match the validation labels (both matchings) each epoch; with
     cfg.pretrain, VaDE's initialization first (Jiang et al. 2017, sec. 3.4): that many epochs of an autoencoder made
-    of the guide's code (the mean of q(z | x)) and the model's decoder, then the mixture set to the k-means clusters
-    of the training images' codes."""
+    of the guide's code (the mean of q(z | x)) and the model's decoder, trained on the model's likelihood or, as
+    VaDE's code does, on squared error to the grey pixels; then the mixture set to the k-means clusters of the
+    training images' codes."""
     def validate(model, guide):
         if (data.labels["valid"] < 0).any():  # unlabelled data: nothing to match the clusters to
             return {}
@@ -63,10 +64,12 @@ def mixture_from_codes(cfg, model, guide, data, seed):
     def initialize(model, guide, train_cfg):
         networks = [*guide.encoder.parameters(), *model.decoder.parameters()]
         optimizer = torch.optim.Adam(networks, lr=cfg.pretrain_lr or train_cfg.lr)
+        squared_error = torch.nn.functional.mse_loss if cfg.pretrain_loss == "squared-error" else None  # on grey pixels
         for epoch in range(1, cfg.pretrain + 1):
             with progress(len(data.images["train"]), f"pretraining {epoch}/{cfg.pretrain}") as bar:
-                for (x,) in data.batches("train", train_cfg.batch_size):
-                    loss = -model.likelihood(model.decoder(guide.code(x))).to_event(1).log_prob(x).sum()
+                for (x,) in data.batches("train", train_cfg.batch_size, fresh=squared_error is None):
+                    outputs = model.likelihood(model.decoder(guide.code(x))).to_event(1)
+                    loss = squared_error(outputs.mean, x) if squared_error else -outputs.log_prob(x).sum()
                     optimizer.zero_grad()
                     loss.backward()
                     optimizer.step()

@@ -1,5 +1,6 @@
 """Discrete latents: the categorical VAE and its temperature schedule, the Gaussian mixture summed out by enumeration,
 the VQ-VAE's straight-through gradient, codebook and PixelCNN prior; their evaluation."""
+import copy
 from functools import partial
 
 import math
@@ -20,7 +21,8 @@ from ppl_vae import rundir
 from ppl_vae.cli import main
 from ppl_vae.evaluate import best_matching, cluster_accuracy, code_usage, log_likelihood, log_weights
 from ppl_vae.nets import pixelcnn
-from ppl_vae.data import DataConfig, Dataset
+from ppl_vae.data import DataConfig, Dataset, intensities
+from ppl_vae.nets import diagonal_normal
 from ppl_vae.schemes import kmeans, mixture_from_codes
 from ppl_vae.train import TrainConfig, temperature
 from ppl_vae.runs import load_run, pair
@@ -394,3 +396,29 @@ def test_vade_pretrains_at_its_own_learning_rate_when_given_one(pretrain_lr, mov
     mixture_from_codes(cfg, model, guide, data, 0).initialize(model, guide, TrainConfig(lr=1e-3, batch_size=50))
     changed = [(p - b).abs().max().item() for p, b in zip(guide.encoder.parameters(), before)]
     assert (max(changed) > 1e-6) == moved
+
+
+@pytest.mark.parametrize("loss", ["likelihood", "squared-error"])
+def test_vade_pretraining_step_is_the_gradient_of_its_loss(loss):
+    """One pretraining step (the whole subset in one batch) is Adam's first step on the chosen loss: the Bernoulli
+    log-likelihood of freshly binarized images, or VaDE's code's squared error of the decoder's mean to the grey
+    pixels. The two give different steps, so the flag cannot silently fall back to the other."""
+    data = Dataset(DataConfig(subset=100), seed=0)
+    options = dict(latent=2, hidden=[16], pretrain=1, pretrain_loss=loss)
+    model, guide = pair("vade", data.image_shape, **options)
+    encoder, decoder = (copy.deepcopy(net) for net in (guide.encoder, model.decoder))
+    pyro.set_rng_seed(3)
+    mixture_from_codes(VaDEConfig(**options), model, guide, data, 0).initialize(
+        model, guide, TrainConfig(lr=1e-3, batch_size=1000))
+    pyro.set_rng_seed(3)
+    (x,) = next(data.batches("train", 1000, fresh=loss == "likelihood"))  # the same order and the same draws
+    grey = intensities(data.images["train"])
+    assert torch.equal(x.sort(0).values, grey.sort(0).values) == (loss == "squared-error")
+    outputs = model.likelihood(decoder(diagonal_normal(encoder(x)).loc)).to_event(1)
+    by_hand = torch.nn.functional.mse_loss(outputs.mean, x) if loss == "squared-error" else -outputs.log_prob(x).sum()
+    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=1e-3)
+    by_hand.backward()
+    optimizer.step()
+    for ours, expected in zip([*guide.encoder.parameters(), *model.decoder.parameters()],
+                              [*encoder.parameters(), *decoder.parameters()]):
+        assert torch.allclose(ours, expected, atol=1e-7)
