@@ -34,11 +34,16 @@ def permuted_units(z, generator=None):
 
 
 class FactorVAEGuide(nn.Module):
-    def __init__(self, encoder: nn.Module, discriminator: nn.Module, gamma: float):
+    def __init__(self, encoder: nn.Module, discriminator: nn.Module, gamma: float, discriminator_adam: dict):
         super().__init__()
         self.encoder = encoder
         self.discriminator = discriminator
         self.gamma = gamma
+        self.discriminator_adam = discriminator_adam
+
+    def optimizer_groups(self):
+        """The discriminator's Adam settings, its own as in Kim & Mnih's training (train.make_optimizer)."""
+        return [{"params": list(self.discriminator.parameters()), **self.discriminator_adam}]
 
     def forward(self, x):
         pyro.module("encoder", self.encoder)
@@ -61,9 +66,17 @@ class FactorVAEConfig(EncoderConfig):
                           "2018)", minimum=0)
     discriminator: list[int] = option([1000] * 5, "hidden layer sizes of the discriminator (leaky ReLU, slope "
                                       "0.2)", minimum=1)
+    # Kim & Mnih train the discriminator by an Adam of its own: lr 1e-4, betas (0.5, 0.9); the VAE's at 1e-4
+    discriminator_lr: float = option(1e-4, "Adam learning rate of the discriminator", above=0)
+    discriminator_betas: list[float] = option([0.5, 0.9], "Adam's two decay rates for the discriminator",
+                                              minimum=0)
 
 
 def build(cfg: FactorVAEConfig, info):
     latent_dim = info.latent("z").event_shape[0]
     encoder = cfg.encoder(info, 2 * latent_dim)  # first: the same weights as the Gaussian guide's for a seed
-    return FactorVAEGuide(encoder, mlp([latent_dim, *cfg.discriminator, 2], partial(nn.LeakyReLU, 0.2)), cfg.gamma)
+    if len(cfg.discriminator_betas) != 2 or max(cfg.discriminator_betas) >= 1:
+        raise ValueError(f"--discriminator-betas takes two numbers in [0, 1), not {cfg.discriminator_betas}")
+    discriminator = mlp([latent_dim, *cfg.discriminator, 2], partial(nn.LeakyReLU, 0.2))
+    adam = {"lr": cfg.discriminator_lr, "betas": tuple(cfg.discriminator_betas)}
+    return FactorVAEGuide(encoder, discriminator, cfg.gamma, adam)

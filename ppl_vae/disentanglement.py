@@ -1,9 +1,11 @@
 """Disentanglement scores of a code z (N x D, e.g. the means of q(z | x)) against known factors v (N x K, integer):
-MIG (Chen et al. 2018), SAP (Kumar et al. 2018) and the FactorVAE score (Kim & Mnih 2018). Each is 1 for a code
-that is the factors themselves, in any order and scale, and near 0 (the FactorVAE score: near chance, 1/K) for noise."""
+MIG (Chen et al. 2018), SAP (Kumar et al. 2018), the FactorVAE score (Kim & Mnih 2018) and DCI (Eastwood & Williams
+2018). Each is 1 for a code that is the factors themselves, in any order and scale, and near 0 (the FactorVAE score
+and DCI's informativeness: near chance) for noise."""
 import math
 
 import torch
+from sklearn.ensemble import GradientBoostingClassifier
 
 from .evaluate import histogram_entropy
 
@@ -119,13 +121,38 @@ def factor_vae_score(codes, factors, votes=800, batch=64, generator=None):
     return sum(int(predicted[unit]) == k for unit, k in (vote() for _ in range(votes))) / votes
 
 
+def dci(codes, factors, generator=None):
+    """Eastwood & Williams 2018, as disentanglement_lib computes it: for each factor, gradient-boosted trees
+    (scikit-learn's defaults) predict it from the code, fitted on two thirds of the points (drawn at random) and
+    scored on the rest. Unit j's importance for factor k, R[j, k], gives disentanglement, each unit's 1 - H(R[j, :])
+    / log K weighted by the unit's share of all the importance, and completeness, each factor's 1 - H(R[:, k]) /
+    log D weighted by the factor's share; informativeness is the mean test accuracy (chance: 1 / levels)."""
+    generator = generator or torch.Generator().manual_seed(0)
+    order = torch.randperm(len(codes), generator=generator)
+    train, test = order[: 2 * len(codes) // 3].numpy(), order[2 * len(codes) // 3 :].numpy()
+    z, v = codes.detach().double().cpu().numpy(), factors.cpu().numpy()
+    importance, accuracy = [], []
+    for k in range(v.shape[1]):
+        trees = GradientBoostingClassifier(random_state=0).fit(z[train], v[train, k])
+        importance.append(torch.as_tensor(trees.feature_importances_))
+        accuracy.append(trees.score(z[test], v[test, k]))
+    importance = torch.stack(importance, dim=1)  # units x factors
+
+    def weighted_purity(rows):  # sum_i share_i (1 - H(row_i) / log(len(row_i))); a row of no importance weighs 0
+        purity = 1 - torch.stack([histogram_entropy(row) for row in rows]) / math.log(rows.shape[1])
+        return float((purity * rows.sum(1) / rows.sum()).nan_to_num(0.0).sum())
+
+    return {"dci_disentanglement": weighted_purity(importance), "dci_completeness": weighted_purity(importance.T),
+            "dci_informativeness": sum(accuracy) / len(accuracy)}
+
+
 def scores(codes, factors, names, scale=None):
     """Every score of a code (the means of q(z | x)) against the factors named `names`; MIG also without the shape
     factor, where there is one, since implementations differ on counting it (its levels are categories, not an
     ordered scale). With `scale`, the standard deviations of a Gaussian q(z | x), also Chen et al.'s MIG from the
     posteriors (mig_posterior), with and without shape."""
     results = {"mig": mig(codes, factors), "sap": sap(codes, factors),
-               "factor_vae_score": factor_vae_score(codes, factors)}
+               "factor_vae_score": factor_vae_score(codes, factors), **dci(codes, factors)}
     kept = [k for k, name in enumerate(names) if name != "shape"]
     without_shape = 0 < len(kept) < len(names)
     if without_shape:

@@ -464,6 +464,7 @@ def factor_report(model, guide, guide_trace, training, data, first, point_masses
     sample = data.factor_sample()
     codes, scales = evaluate.posterior_moments(guide, training.batches("train", FACTOR_BATCH, shuffle=False,
                                                                        indices=sample), site)
+    print(f"scoring the code against the factors (DCI's trees: minutes on {len(sample)} images)", flush=True)
     scores = disentanglement.scores(codes.cpu(), data.factors["train"][sample].cpu(), data.factor_names,
                                     None if scales is None else scales.cpu())
     print(f"train disentanglement of {site} (the mean of q({site} | x), {len(sample)} images) against "

@@ -134,8 +134,12 @@ def make_optimizer(model, guide, lr):
     # One fused Adam over all parameters: the default Adam's per-parameter loop costs about 0.6 ms a step here, more
     # than half of what Pyro's tracing costs (bench/throughput.py).
     # A network shared by the two programs (the Ladder VAE's top-down path) is counted once.
+    # A program may give some of its networks Adam settings of their own, as parameter groups: `optimizer_groups()`
+    # (FactorVAE's discriminator).
     parameters = list(dict.fromkeys([*model.parameters(), *guide.parameters()]))
-    return torch.optim.Adam(parameters, lr=lr, fused=True)
+    groups = [group for program in (model, guide) for group in getattr(program, "optimizer_groups", list)()]
+    own = {id(p) for group in groups for p in group["params"]}
+    return torch.optim.Adam([{"params": [p for p in parameters if id(p) not in own]}, *groups], lr=lr, fused=True)
 
 
 def elbo_step(model, guide, elbo):

@@ -12,8 +12,8 @@ from typing import Callable
 from torch import nn
 
 from ppl_vae import schemes
-from ppl_vae.guides import (bottom_up, categorical as categorical_guide, conditional, delta, empty, factor_vae,
-                            flow, fullcov, gaussian, ladder, m2 as m2_guide, nvae as nvae_guide, vade, vqvae as vq_guide)
+from ppl_vae.guides import (bottom_up, categorical as categorical_guide, conditional, delta, dip_vae, empty,
+                            factor_vae, flow, fullcov, gaussian, ladder, m2 as m2_guide, nvae as nvae_guide, vade, vqvae as vq_guide)
 from ppl_vae.models import (categorical, completion, cvae, hierarchical, m2, mixture, nvae, sentence_vae, vae,
                             vqvae)
 from ppl_vae.nets import mlp
@@ -55,6 +55,9 @@ GUIDES = {
     "factor-vae": Guide("FactorVAE's: mean-field Gaussian q(z | x), and while training its total correlation penalized by "
                         "a discriminator trained alongside (Kim & Mnih 2018)", factor_vae.build,
                         factor_vae.FactorVAEConfig),
+    "dip-vae": Guide("DIP-VAE's: mean-field Gaussian q(z | x), and while training the covariance of q(z) (-I: of the "
+                     "encoder's means) pulled towards the identity (Kumar et al. 2018)", dip_vae.build,
+                     dip_vae.DIPVAEConfig),
     "fullcov": Guide("full-covariance Gaussian q(z | x): the encoder gives the loc and a Cholesky factor",
                      fullcov.build, gaussian.EncoderConfig),
     "flow": Guide("a Gaussian pushed through inverse autoregressive flows conditioned on x (Kingma et al. 2016)",

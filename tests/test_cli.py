@@ -143,6 +143,7 @@ def test_a_damaged_json_file_is_named(tmp_path, capsys):
     (["--model", "ae", "--corrupt", "blur:1"], "--corrupt 'blur:1': expected mask:P"),
     (["--model", "ae", "--corrupt", "mask:1"], "--corrupt 'mask:1': expected mask:P with 0 <= P < 1"),
     (["--tc-weight", "6"], "--tc-weight 6: weighs a part of the KL term of --elbo tcvae; this run's ELBO is meanfield"),
+    (["--guide", "factor-vae", "--discriminator-betas", "0.5"], "--discriminator-betas takes two numbers in [0, 1)"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, flags, message):
     assert main(["train", "--runs-dir", str(tmp_path), *flags]) == 2

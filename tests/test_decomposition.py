@@ -13,8 +13,11 @@ from pyro.infer import Trace_ELBO
 import helpers
 from ppl_vae.cli import main
 from ppl_vae.decomposition import TERMS, TotalCorrelationELBO, kl_terms, latent_kl_terms
+from ppl_vae.guides.dip_vae import DIPVAEGuide
 from ppl_vae.guides.factor_vae import permuted_units
+from ppl_vae.nets import diagonal_normal
 from ppl_vae.runs import pair
+from ppl_vae.train import make_optimizer
 
 LOC = torch.tensor([[-1.5, 0.5], [1.0, 1.2], [0.3, -1.0], [2.0, -0.5]], dtype=torch.float64)
 SCALE = torch.tensor([[0.5, 0.8], [0.7, 0.4], [1.0, 0.6], [0.3, 0.9]], dtype=torch.float64)
@@ -143,7 +146,8 @@ def test_a_beta_tcvae_trains_on_the_shapes_and_evaluate_scores_its_code(tmp_path
     results = json.loads((tmp_path / "tc" / "evaluation-k0.json").read_text())
     scores = results["disentanglement"]
     assert scores["site"] == "z"
-    assert all(0 <= scores[name] <= 1 for name in ("mig", "mig_without_shape", "sap", "factor_vae_score"))
+    assert all(0 <= scores[name] <= 1 for name in ("mig", "mig_without_shape", "sap", "factor_vae_score",
+                                                    "dci_disentanglement", "dci_completeness", "dci_informativeness"))
     parts = results["kl_decomposition"]["z"]
     assert set(parts) == set(TERMS)
     assert 0 <= parts["index_code_mi"] <= math.log(512) and parts["dimension_wise_kl"] >= 0
@@ -197,3 +201,76 @@ def test_factor_vae_trains_the_encoder_on_the_penalty_and_the_discriminator_on_i
     factor_guide.eval()
     sites = {name for name, site in poutine.trace(factor_guide).get_trace(x).nodes.items() if site["type"] == "sample"}
     assert sites == {"data", "z"}
+
+
+def test_factor_vae_discriminator_steps_with_adam_settings_of_its_own():
+    """Kim & Mnih's discriminator has its own Adam (lr 1e-4, betas 0.5 and 0.9): one optimizer step moves each of
+    its weights by its own learning rate (Adam's first step is lr times the gradient's sign), the VAE's by --lr, and
+    every parameter is stepped once."""
+    pyro.set_rng_seed(0)
+    model, guide = pair("vae", (20,), guide="factor-vae", latent=3, hidden=[16], discriminator=[8])
+    optimizer = make_optimizer(model, guide, lr=1e-2)
+    assert sum(len(group["params"]) for group in optimizer.param_groups) == \
+        len({id(p) for p in [*model.parameters(), *guide.parameters()]})
+    assert [(group["lr"], group["betas"]) for group in optimizer.param_groups] == [(1e-2, (0.9, 0.999)),
+                                                                                   (1e-4, (0.5, 0.9))]
+    before = {name: [p.detach().clone() for p in module.parameters()]
+              for name, module in (("encoder", guide.encoder), ("discriminator", guide.discriminator))}
+    Trace_ELBO().loss_and_grads(model, guide, helpers.binary_batch(dim=20))
+    optimizer.step()
+    for name, lr in (("encoder", 1e-2), ("discriminator", 1e-4)):
+        module = getattr(guide, name)
+        steps = torch.cat([(p - b).abs().flatten() for p, b in zip(module.parameters(), before[name])])
+        assert steps.max().item() == pytest.approx(lr, rel=1e-3)
+
+
+def whitened(batch, units, seed=0):
+    """Rows whose batch covariance (divided by the batch size) is exactly the identity."""
+    rows = torch.randn(batch, units, generator=torch.Generator().manual_seed(seed), dtype=torch.double)
+    rows = rows - rows.mean(0)
+    return rows @ torch.linalg.inv(torch.linalg.cholesky(torch.cov(rows.T, correction=0))).T
+
+
+@pytest.mark.parametrize("kind", ["i", "ii"])
+def test_dip_vae_penalty_is_zero_at_the_identity_and_weighs_each_part(kind):
+    """DIP-VAE-I scores the covariance of the means, -II adds the mean posterior variance (Kumar et al. eq. 6-7):
+    means of identity covariance (-I) or constant means with unit posterior variances (-II) cost nothing; doubling
+    the means costs lambda_d (4 - 1)^2 per unit; a shared component costs lambda_od per off-diagonal pair."""
+    guide = DIPVAEGuide(torch.nn.Identity(), kind, lambda_od=2.0, lambda_d=5.0)
+    loc, ones = whitened(64, 3), torch.ones(64, 3, dtype=torch.double)
+    if kind == "i":
+        assert guide.penalty(loc, ones).item() == pytest.approx(0.0, abs=1e-20)
+        assert guide.penalty(2 * loc, ones).item() == pytest.approx(5.0 * 3 * 9)
+        mixed = torch.stack([loc[:, 0], loc[:, 0], loc[:, 2]], dim=1)  # C_01 = C_10 = 1, the rest the identity
+        assert guide.penalty(mixed, ones).item() == pytest.approx(2.0 * 2)
+    else:
+        assert guide.penalty(torch.zeros(64, 3), torch.ones(64, 3)).item() == pytest.approx(0.0, abs=1e-20)
+        # means of identity covariance add to the unit variances: the diagonal is 2
+        assert guide.penalty(loc, ones).item() == pytest.approx(5.0 * 3)
+
+
+def test_dip_vae_is_the_vae_plus_its_penalty_times_the_batch_while_training():
+    """Trace_ELBO's loss with DIP-VAE's guide is the plain VAE's on the same draws plus the batch size times the
+    penalty at the batch's moments; in evaluation mode the guide is q(z | x) alone."""
+    x = helpers.binary_batch(dim=20)
+    losses = []
+    for guide_name in ("gaussian", "dip-vae"):
+        pyro.set_rng_seed(0)
+        model, guide = pair("vae", (20,), guide=guide_name, latent=3, hidden=[16])
+        pyro.set_rng_seed(1)
+        losses.append(Trace_ELBO().loss(model, guide, x))
+    q_z = diagonal_normal(guide.encoder(x))
+    expected = len(x) * guide.penalty(q_z.loc, q_z.scale).item()
+    assert losses[1] - losses[0] == pytest.approx(expected, rel=1e-5)
+    guide.eval()
+    sites = {name for name, site in poutine.trace(guide).get_trace(x).nodes.items() if site["type"] == "sample"}
+    assert sites == {"data", "z"}
+
+
+def test_dip_vae_trains_on_the_shapes_and_evaluate_scores_its_code(tmp_path):
+    assert main(["train", "--model", "vae", "--dataset", "shapes", "--epochs", "1", "--latent", "4", "--hidden", "32",
+                 "--guide", "dip-vae", "--dip", "ii", "--runs-dir", str(tmp_path), "--name", "dip"]) == 0
+    config = json.loads((tmp_path / "dip" / "config.json").read_text())
+    assert config["guide"]["name"] == "dip-vae" and config["guide"]["dip"] == "ii"
+    assert main(["evaluate", str(tmp_path / "dip"), "--iw-samples", "0"]) == 0
+    assert "dci_disentanglement" in json.loads((tmp_path / "dip" / "evaluation-k0.json").read_text())["disentanglement"]

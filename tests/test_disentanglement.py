@@ -46,6 +46,9 @@ def test_a_permuted_code_scores_one_on_every_measure(factors):
     assert disentanglement.mig(code, factors) == pytest.approx(1.0)
     assert disentanglement.sap(code, factors) == pytest.approx(1.0)
     assert disentanglement.factor_vae_score(code, factors) == 1.0
+    # each factor's trees split on its own unit only: all importance on the diagonal, and every test point right
+    assert disentanglement.dci(code, factors) == pytest.approx(
+        {"dci_disentanglement": 1.0, "dci_completeness": 1.0, "dci_informativeness": 1.0})
 
 
 def test_a_rotated_code_scores_low(factors):
@@ -55,6 +58,11 @@ def test_a_rotated_code_scores_low(factors):
     assert disentanglement.mig(code, factors) == pytest.approx(0.0, abs=1e-9)
     assert disentanglement.sap(code, factors) == pytest.approx(0.0, abs=1e-9)
     assert disentanglement.factor_vae_score(code, factors) < 0.25 + 5 * 0.015  # chance, as for noise below
+    # the trees need every unit for every factor: importance spread evenly, so neither disentangled nor complete;
+    # but the rotation loses nothing, and DCI's informativeness (unlike noise's below) says so
+    scores = disentanglement.dci(code, factors)
+    assert scores["dci_disentanglement"] < 0.01 and scores["dci_completeness"] < 0.01
+    assert scores["dci_informativeness"] > 0.99
 
 
 def test_noise_scores_near_zero_and_the_factor_vae_score_near_chance(factors):
@@ -67,6 +75,13 @@ def test_noise_scores_near_zero_and_the_factor_vae_score_near_chance(factors):
     assert disentanglement.sap(code, factors) < 10 / len(factors)
     # 800 test votes, chance 1/4: its binomial sd is 0.015; the classifier's fit on 800 training votes adds a little
     assert disentanglement.factor_vae_score(code, factors) < 0.25 + 5 * 0.015
+    # DCI: informativeness at chance, the mean of 1 / levels, within 3 sd of the mean of four binomial accuracies
+    # on the 1 200 test points; importance spread evenly, its purity's deficit quadratic in the spread
+    scores = disentanglement.dci(code, factors)
+    chance = sum(1 / n for n in LEVELS) / len(LEVELS)
+    sd = math.sqrt(sum((1 / n) * (1 - 1 / n) for n in LEVELS) / len(factors) * 3) / len(LEVELS)
+    assert abs(scores["dci_informativeness"] - chance) < 3 * sd
+    assert scores["dci_disentanglement"] < 0.02 and scores["dci_completeness"] < 0.02
 
 
 def test_mig_from_the_posteriors_ignores_a_unit_whose_posterior_is_the_prior(factors):
