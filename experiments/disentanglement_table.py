@@ -23,8 +23,11 @@ PARTS = ("index_code_mi", "total_correlation", "dimension_wise_kl")
 
 def objective(config):
     train = config["train"]
-    if config["guide"]["name"] == "factor-vae":
-        return f"FactorVAE, gamma {config['guide']['gamma']:g}"
+    guide = config["guide"]
+    if guide["name"] == "factor-vae":
+        return f"FactorVAE, gamma {guide['gamma']:g}"
+    if guide["name"] == "dip-vae":
+        return f"DIP-VAE-{guide['dip'].upper()}, lambda_od {guide['lambda_od']:g}"
     if train["elbo"] == "tcvae":
         return f"beta-TCVAE, beta {train['tc_weight']:g}"
     return "VAE" if train["beta"] == 1 else f"beta-VAE, beta {train['beta']:g}"

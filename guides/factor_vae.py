@@ -64,7 +64,9 @@ class FactorVAEGuide(nn.Module):
 class FactorVAEConfig(EncoderConfig):
     gamma: float = option(35.0, "weight gamma of the total correlation, estimated by the discriminator (Kim & Mnih "
                           "2018)", minimum=0)
-    discriminator: list[int] = option([1000] * 5, "hidden layer sizes of the discriminator (leaky ReLU, slope "
+    # six hidden layers of 1000 leaky ReLU units: Kim & Mnih's appendix A as disentanglement_lib builds it
+    # (methods/shared/architectures.py, fc_discriminator)
+    discriminator: list[int] = option([1000] * 6, "hidden layer sizes of the discriminator (leaky ReLU, slope "
                                       "0.2)", minimum=1)
     # Kim & Mnih train the discriminator by an Adam of its own: lr 1e-4, betas (0.5, 0.9); the VAE's at 1e-4
     discriminator_lr: float = option(1e-4, "Adam learning rate of the discriminator", above=0)

@@ -267,6 +267,15 @@ def max_plate_nesting(model, guide, args, kwargs):
 def log_weights(model, guide, args, kwargs, num_particles, nesting, data_plate):
     """log p(x, z) - log q(z | x) for `num_particles` draws per data point: shape (guide's enumerated values,
     particles, data points); the first axis is 1 when the guide enumerates nothing."""
+    log_p, log_q, _ = log_densities(model, guide, args, kwargs, num_particles, nesting, data_plate)
+    return log_p - log_q
+
+
+def log_densities(model, guide, args, kwargs, num_particles, nesting, data_plate):
+    """log p(x, z) and log q(z | x) apart, each of shape (guide's enumerated values, particles, data points), for
+    `num_particles` draws per data point (the guide's enumerated sites left out of log q: they cancel in the
+    weight), and the guide's trace. A guide replayed at given values scores them instead of drawing:
+    ppl_vae/ais.py moves them by Hamiltonian Monte Carlo."""
     # The particle plate sits left of every plate of the pair; the guide's enumeration dims left of it, and the model's
     # left of the guide's (the model's EnumMessenger continues the allocation, as in TraceEnum_ELBO).
     guide = EnumMessenger(first_available_dim=-2 - nesting)(guide)
@@ -296,7 +305,8 @@ def log_weights(model, guide, args, kwargs, num_particles, nesting, data_plate):
                    if site["type"] == "sample" and name not in guide_trace
                    and site["infer"].get("_enumerate_dim") is not None}
 
-    terms, enumerated = [], OrderedDict()  # log-probs of the pair's sites, with a minus for the guide's
+    terms = {model_trace: [], guide_trace: []}  # the log-probs of each program's sites
+    enumerated = OrderedDict()  # the model's terms that depend on the sites it enumerates
     for trace in (model_trace, guide_trace):
         for name, site in trace.nodes.items():
             if site["type"] != "sample" or site["infer"].get("_deterministic"):  # pyro.deterministic: no density
@@ -310,24 +320,29 @@ def log_weights(model, guide, args, kwargs, num_particles, nesting, data_plate):
                     raise ValueError(f"log_likelihood: the guide enumerates site {name!r} inside a plate nested in "
                                      f"{data_plate!r}; only one value per data point can be enumerated in the guide")
                 continue  # summed over outside the log-mean-exp, where q(y | x) cancels
-            term = site["packed"]["log_prob"] if trace is model_trace else packed.neg(site["packed"]["log_prob"])
+            term = site["packed"]["log_prob"]
             if summed_dims.intersection(term._pyro_dims):
                 enumerated.setdefault(ordinal, []).append(term)
             else:
-                terms.append(packed.unpack(term, model_trace.symbol_to_dim))
+                terms[trace].append(packed.unpack(term, model_trace.symbol_to_dim))
     if enumerated:
         # Sum out the model's enumerated sites by Pyro's tensor contraction, as TraceEnum_ELBO does; plates nested in
         # the data plate are product-reduced (their logs added).
         ring = LogRing(dim_to_size={particles: num_particles, data: data_frame.size})
         log_factor = contract_to_tensor(enumerated, summed_dims, target_ordinal=per_point, ring=ring)
-        terms.append(packed.unpack(log_factor, model_trace.symbol_to_dim))
+        terms[model_trace].append(packed.unpack(log_factor, model_trace.symbol_to_dim))
 
     # Add the logs over the plates nested in the data plate, then lay out as (guide's values, particles, data points).
     inner = [dim for dim in range(-nesting, 0) if dim != data_frame.dim]
-    log_w = sum(sum_dims(term, [dim for dim in inner if -dim <= term.dim()]) for term in terms)
     point_shape = [num_particles] + [data_frame.size if dim == data_frame.dim else 1 for dim in range(-nesting, 0)]
-    log_w = log_w.expand(torch.broadcast_shapes(log_w.shape, point_shape)).flatten(-nesting)
-    return log_w.reshape(-1, *log_w.shape[-2:])
+
+    def per_point(terms):
+        log_density = sum((sum_dims(term, [dim for dim in inner if -dim <= term.dim()]) for term in terms),
+                          torch.zeros(point_shape, device=device))
+        log_density = log_density.expand(torch.broadcast_shapes(log_density.shape, point_shape)).flatten(-nesting)
+        return log_density.reshape(-1, *log_density.shape[-2:])
+
+    return per_point(terms[model_trace]), per_point(terms[guide_trace]), guide_trace
 
 
 def sum_dims(tensor, dims):

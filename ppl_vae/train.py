@@ -65,11 +65,11 @@ class TrainConfig:
                              f"{self.elbo} (add --elbo tcvae)")
 
 
-def progress(total, desc):
-    """A progress bar over `total` images on stderr: live on a terminal; redirected to a file, a line every 30 s
-    (tqdm's redraws would fill it with frames)."""
+def progress(total, desc, unit="img"):
+    """A progress bar over `total` images (or other units) on stderr: live on a terminal; redirected to a file, a
+    line every 30 s (tqdm's redraws would fill it with frames)."""
     interval = 0.1 if sys.stderr.isatty() else 30.0
-    return tqdm(total=total, desc=desc, unit="img", mininterval=interval, maxinterval=max(interval, 10.0))
+    return tqdm(total=total, desc=desc, unit=unit, mininterval=interval, maxinterval=max(interval, 10.0))
 
 
 def make_elbo(name, num_particles=1, **weights):
