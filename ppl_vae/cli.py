@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pyro
 import torch
 
-from ppl_vae import figures, options, rundir, runs, text
+from ppl_vae import bounds, figures, options, plots, rundir, runs, text
 from ppl_vae.data import DataConfig, DataError
 from ppl_vae.train import TrainConfig
 from ppl_vae.variants import GUIDES, VARIANTS
@@ -67,6 +68,24 @@ def build_parser():
     evaluate_cmd.add_argument("--images", type=Path, metavar="FILE.npz",
                               help="score these images (an .npz of one array, or with x_test) with the run's pair "
                                    "instead: their log p(x) to FILE_log_likelihood.npy in the run folder")
+    bounds_cmd = commands.add_parser("bounds", help="how tight is the estimate: IWAE_k, AIS and, on images simulated "
+                                     "from the model, BDMC's upper bound, with their cost; bounds.json, bounds.png")
+    bounds_cmd.add_argument("run_dir", type=Path)
+    bounds_cmd.add_argument("--iw-samples", type=options.at_least(1), nargs="+", default=[1, 10, 100, 1000, 5000],
+                            metavar="K", help="the k of each IWAE_k (default 1 10 100 1000 5000)")
+    bounds_cmd.add_argument("--ais-steps", type=options.at_least(1), nargs="+", default=[100, 1000], metavar="T",
+                            help="intermediate distributions of each AIS run, sigmoid-spaced (default 100 1000)")
+    bounds_cmd.add_argument("--ais-chains", type=options.at_least(1), default=16,
+                            help="AIS chains per image (default 16)")
+    bounds_cmd.add_argument("--leapfrog-steps", type=options.at_least(1), default=10,
+                            help="leapfrog steps of each HMC move (default 10, as Wu et al.)")
+    bounds_cmd.add_argument("--test-images", type=options.at_least(1), default=100, metavar="N",
+                            help="the first N test images (default 100)")
+    bounds_cmd.add_argument("--simulated", type=options.at_least(0), default=100, metavar="N",
+                            help="images simulated from the model, for BDMC's sandwich (default 100; 0: none)")
+    bounds_cmd.add_argument("--batch-size", type=options.at_least(1), default=50,
+                            help="images per pass (default 50)")
+    bounds_cmd.add_argument("--seed", type=int, default=0, help="seed of the simulation and the chains (default 0)")
     sample_cmd = commands.add_parser("sample", help="draw images from a trained run's model")
     sample_cmd.add_argument("run_dir", type=Path)
     sample_cmd.add_argument("-n", type=options.at_least(1), help="number of samples (default 64); for a model with "
@@ -95,9 +114,9 @@ def build_parser():
     plot_cmd.add_argument("--pca", action="store_true",
                           help="add a PCA panel fitted on the first run's training images (kinds latent, interpolation)")
     plot_cmd.add_argument("-o", "--output", type=Path, help="PNG to write (default FIRST_RUN_DIR/KIND.png)")
-    for command in (evaluate_cmd, sample_cmd):
+    for command in (evaluate_cmd, bounds_cmd, sample_cmd):
         command.add_argument("--overwrite", action="store_true", help="replace files of the same name")
-    for command in (train_cmd, evaluate_cmd, sample_cmd, reconstruct_cmd, interpolate_cmd, plot_cmd):
+    for command in (train_cmd, evaluate_cmd, bounds_cmd, sample_cmd, reconstruct_cmd, interpolate_cmd, plot_cmd):
         command.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     return parser
 
@@ -198,6 +217,24 @@ def evaluate_images(args, device):
     return 0
 
 
+def cmd_bounds(args):
+    device = runs.resolve_device(args.device)
+    outputs = [args.run_dir / "bounds.json", args.run_dir / "bounds.png"]
+    refuse_existing(outputs, args.overwrite)
+    rundir.check_writable(args.run_dir)
+    config, model, guide, data = runs.load_run(args.run_dir, device)
+    pyro.set_rng_seed(args.seed)
+    test_images = torch.cat([x for x, *_ in runs.training_of(config, model, guide, data).batches(
+        "test", args.batch_size, shuffle=False)])[:args.test_images]
+    report = bounds.compare(model, guide, test_images, args.simulated, args.iw_samples,
+                            args.ais_steps, args.ais_chains, args.leapfrog_steps, args.batch_size,
+                            runs.fitted(1000, args.batch_size, data.image_shape))
+    rundir.write_json(outputs[0], report)
+    plots.save_bounds(outputs[1], report, args.run_dir.name)
+    print(f"wrote {outputs[0]} and {outputs[1]}")
+    return 0
+
+
 def cmd_sample(args):
     device = runs.resolve_device(args.device)
     if runs.is_text_run(args.run_dir):
@@ -269,7 +306,8 @@ def cmd_list(args):
 def main(argv=None):
     runs.tune_malloc()
     args = build_parser().parse_args(argv)
-    command = {"list": cmd_list, "train": cmd_train, "evaluate": cmd_evaluate, "sample": cmd_sample,
+    command = {"list": cmd_list, "train": cmd_train, "evaluate": cmd_evaluate, "bounds": cmd_bounds,
+               "sample": cmd_sample,
                "reconstruct": cmd_reconstruct, "interpolate": cmd_interpolate, "plot": cmd_plot}[args.command]
     try:
         return command(args)

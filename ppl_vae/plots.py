@@ -198,6 +198,32 @@ def save_nll_against_k(path, curves, images):
     save_figure(fig, path)
 
 
+def save_bounds(path, report, title):
+    """Wu et al.'s picture of a pair's bounds: log p(x) against seconds per image, one panel per split of the
+    `bounds` report (ppl_vae/bounds.py): IWAE_k and AIS from below, and on simulated images reverse AIS from above.
+    Every point is a mean over the same images, so no error bars: their spread over images is common to all."""
+    styles = {"iwae": ("o-", "IWAE_k (k beside each point)"), "ais": ("s-", "AIS (steps beside each point)"),
+              "bdmc_upper": ("v--", "reverse AIS: upper bound")}
+    fig, axes = plt.subplots(1, len(report), figsize=(5.5 * len(report), 4), layout="constrained", squeeze=False)
+    for ax, (split, methods) in zip(axes[0], report.items()):
+        for method, (style, label) in styles.items():
+            points = methods.get(method, {})
+            if not points:
+                continue
+            seconds = [result["seconds_per_image"] for result in points.values()]
+            log_px = [result["log_px"] for result in points.values()]
+            ax.plot(seconds, log_px, style, label=label)
+            for setting, x, y in zip(points, seconds, log_px):
+                ax.annotate(setting, (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
+        ax.set_xscale("log")
+        ax.set_xlabel("seconds per image")
+        ax.set_ylabel("log p(x) estimate, nats per image")
+        ax.set_title(f"{title}: {split} ({methods['images']} images)", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    save_figure(fig, path)
+
+
 @torch.no_grad()
 def analogies(model, guide, x, y):
     """Each image (a row) beside the model's images of every class in its style (Kingma et al. 2014, fig. 1): z held

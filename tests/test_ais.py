@@ -1,6 +1,7 @@
 """Annealed importance sampling and BDMC (ppl_vae/ais.py) on probabilistic PCA, whose log p(x) and posterior are
 exact: the estimate is exact from the exact posterior in one step, rises to the truth from a poor start as steps
 grow, the reverse chains bound it from above, and the HMC move leaves the posterior where it is."""
+import json
 import math
 
 import pyro
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from ppl_vae import ais
+from ppl_vae.cli import main
 from ppl_vae.guides.ppca import PPCAPosterior
 from ppl_vae.models.ppca import PPCA
 from ppl_vae.runs import pair
@@ -130,3 +132,25 @@ def test_pairs_ais_cannot_serve_are_refused(guide, message):
     model, guide = pair(model_name, (16,), guide=guide, hidden=[8])
     with pytest.raises(ValueError, match=message):
         ais.Path(model, guide, (torch.zeros(3, 16),), chains=2).draw()
+
+
+def test_the_bounds_command_writes_the_sandwich_and_its_picture(tmp_path, capsys):
+    """run.py bounds on a small trained VAE: IWAE_k, AIS and, on simulated images, reverse AIS, in bounds.json and
+    bounds.png; a point-mass guide is refused in one line, before anything is written."""
+    assert main(["train", "--subset", "300", "--epochs", "1", "--latent", "2", "--hidden", "16", "--runs-dir",
+                 str(tmp_path), "--name", "vae"]) == 0
+    assert main(["bounds", str(tmp_path / "vae"), "--iw-samples", "1", "10", "--ais-steps", "3", "--ais-chains", "4",
+                 "--test-images", "6", "--simulated", "4", "--batch-size", "3"]) == 0
+    report = json.loads((tmp_path / "vae" / "bounds.json").read_text())
+    assert report["test"]["images"] == 6 and report["simulated"]["images"] == 4
+    assert set(report["test"]) == {"images", "iwae", "ais"} and set(report["test"]["iwae"]) == {"1", "10"}
+    upper = report["simulated"]["bdmc_upper"]["3"]
+    assert math.isfinite(upper["log_px"]) and upper["chains"] == 4 and 0 <= upper["acceptance"] <= 1
+    assert (tmp_path / "vae" / "bounds.png").stat().st_size > 0
+    assert main(["train", "--subset", "300", "--epochs", "1", "--latent", "2", "--hidden", "16", "--guide", "delta",
+                 "--runs-dir", str(tmp_path), "--name", "ae"]) == 0
+    capsys.readouterr()
+    assert main(["bounds", str(tmp_path / "ae"), "--test-images", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "point mass" in err and err.count("\n") == 1
+    assert not (tmp_path / "ae" / "bounds.json").exists()
