@@ -17,15 +17,18 @@ from ppl_vae import rundir
 from ppl_vae.decomposition import TotalCorrelationELBO
 from ppl_vae.options import option
 from ppl_vae.evaluate import mean_elbo, mean_reconstruction
+from ppl_vae.wake import WakeWake
 
 # The importance-weighted bound of Burda et al. 2015 (eq. 8) is the Renyi bound at alpha = 0 (Li & Turner 2016); with
 # one particle it is the ELBO.
 # enum: TraceEnum_ELBO, which sums out the discrete sites marked for enumeration (the pairs' plates are one deep).
 # tcvae: the ELBO with its KL term split in three and weighted apart (beta-TCVAE, ppl_vae/decomposition.py).
+# wake: reweighted wake-wake per data point (ppl_vae/wake.py).
 ELBOS = {"trace": Trace_ELBO, "meanfield": TraceMeanField_ELBO, "iwae": partial(RenyiELBO, alpha=0),
-         "enum": partial(TraceEnum_ELBO, max_plate_nesting=1), "tcvae": TotalCorrelationELBO}
+         "enum": partial(TraceEnum_ELBO, max_plate_nesting=1), "tcvae": TotalCorrelationELBO, "wake": WakeWake}
 
 
+GUIDE_OBJECTIVES = sorted(set(ELBOS) - {"tcvae"})  # (tcvae's weights are --elbo's)
 PRIORS = ("normal", "none")
 KL_SCHEDULES = ("linear", "sigmoid")
 
@@ -39,7 +42,12 @@ class TrainConfig:
                        "where it exists); iwae: the importance-weighted bound on --num-particles samples (RenyiELBO, "
                        "alpha=0); enum: TraceEnum_ELBO, discrete sites summed; tcvae: the ELBO with its KL term's "
                        "three parts weighted by --mi-weight, --tc-weight, --dim-kl-weight (beta-TCVAE, Chen et al. "
-                       "2018)", choices=sorted(ELBOS))
+                       "2018); wake: reweighted wake-wake on --num-particles draws per image (wake-theta for the "
+                       "model, wake-phi for the guide)", choices=sorted(ELBOS))
+    # Lopez et al. 2018's objective matrix: the model's parameters step on --elbo, the guide's on this
+    guide_objective: str | None = option(None, "the guide's objective, if other than --elbo's: the model's "
+                                         "parameters then step on --elbo's gradients and the guide's on this one's, "
+                                         "both on the same draws", choices=GUIDE_OBJECTIVES)
     num_particles: int = option(1, "samples of z per image in each gradient estimate, vectorized (k of the IWAE "
                                 "bound)", minimum=1)
     beta: float = option(1.0, "weight of the KL term (beta-VAE, Higgins et al. 2017); 1 gives the ELBO", minimum=0)
@@ -142,6 +150,28 @@ def make_optimizer(model, guide, lr):
     return torch.optim.Adam([{"params": [p for p in parameters if id(p) not in own]}, *groups], lr=lr, fused=True)
 
 
+def split_step(model_step, guide_step, model, guide):
+    """One step whose gradients are the model objective's for the model's parameters (a network the guide shares,
+    as the Ladder VAE's top-down path, counts as the model's) and the guide objective's for the guide's, the two
+    losses computed on the same draws (the RNG replayed for the second); the loss is the model objective's."""
+    model_params = list(model.parameters())
+    every_param = list(dict.fromkeys([*model_params, *guide.parameters()]))
+    devices = list(range(torch.cuda.device_count()))
+
+    def step(batch):
+        with torch.random.fork_rng(devices):  # the RNG as it was before the block, after it
+            loss = model_step(batch)
+        model_grads = [p.grad for p in model_params]
+        for p in every_param:
+            p.grad = None
+        guide_step(batch)
+        for p, grad in zip(model_params, model_grads):
+            p.grad = grad
+        return loss
+
+    return step
+
+
 def elbo_step(model, guide, elbo):
     """The loss of an SVI step on a batch (a tuple of the programs' arguments): -ELBO, its gradients accumulated."""
     return lambda batch: elbo.loss_and_grads(model, guide, *batch)
@@ -206,6 +236,10 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, checkpoint=None, training
     elbo = make_elbo(cfg.elbo, cfg.num_particles, **objective_weights(cfg, len(data.images["train"])))
     beta, latent_scale = latent_weighting(cfg)
     step_loss = training.step(latent_scale(model), latent_scale(guide), elbo)
+    if cfg.guide_objective:
+        guide_elbo = make_elbo(cfg.guide_objective, cfg.num_particles)
+        step_loss = split_step(step_loss, training.step(latent_scale(model), latent_scale(guide), guide_elbo),
+                               model, guide)
     optimizer = make_optimizer(model, guide, cfg.lr)
     metrics, steps_done = [], 0
     if checkpoint is not None:
