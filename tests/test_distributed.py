@@ -95,3 +95,15 @@ def test_a_request_that_cannot_be_served_is_refused_in_one_line(tmp_path, flags,
     assert code == 2
     assert message in err and err.count("error:") == 1 and "Traceback" not in err
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_one_gpu_process_on_nccl_trains_as_on_the_cpu(tmp_path):
+    """--device cuda --devices 1: Lightning on nccl; the deterministic pair ends near the CPU's weights."""
+    assert run("train", *DETERMINISTIC, "--epochs", "1", "--devices", "1", "--runs-dir", tmp_path, "--name",
+               "cpu")[0] == 0
+    flags = [flag if flag != "cpu" else "cuda" for flag in DETERMINISTIC]
+    code, _, err = run("train", *flags, "--epochs", "1", "--devices", "1", "--runs-dir", tmp_path, "--name", "gpu")
+    assert code == 0, err
+    cpu, gpu = weights(tmp_path / "cpu"), weights(tmp_path / "gpu")
+    assert all(torch.allclose(cpu[k], gpu[k].cpu(), atol=1e-4) for k in cpu)
