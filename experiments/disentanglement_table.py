@@ -50,7 +50,9 @@ def main():
     scores, terms = [], []
     for name, runs in groups.items():
         parts = [run["kl_decomposition"]["z"] for run in runs]
-        scores.append((name, len(runs), *(spread([run["disentanglement"][s] for run in runs]) for s in SCORES)))
+        scores.append((name, len(runs), *(spread([run["disentanglement"][s] for run in runs])
+                                          if all(s in run["disentanglement"] for run in runs) else "—"
+                                          for s in SCORES)))
         terms.append((name, len(runs), spread([-run["test_recon"] for run in runs]),
                       spread([-run["test_elbo"] for run in runs]),
                       spread([run["test_nll"] for run in runs]) if "test_nll" in runs[0] else "—",
