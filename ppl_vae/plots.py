@@ -220,7 +220,7 @@ def save_bounds(path, report, title):
         ax.set_ylabel("log p(x) estimate, nats per image")
         ax.set_title(f"{title}: {split} ({methods['images']} images)", fontsize=9)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="lower right")
     save_figure(fig, path)
 
 

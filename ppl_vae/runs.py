@@ -254,7 +254,7 @@ def train(config, run_dir, device="auto", resume=False, overwrite=False, fabric=
     data = load_data(config, device)
     model, guide = build(config, data.image_shape, device)
     training = training_of(config, model, guide, data)
-    why = fabric and distributed.shardable(training, data)
+    why = fabric is not None and distributed.shardable(training, data)
     if why:
         raise ValueError(f"--devices {fabric.world_size}: the training of --model {config['variant']} cannot be "
                          f"shared among processes: {why}")
