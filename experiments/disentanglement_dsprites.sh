@@ -2,7 +2,8 @@
 # Issue 18's runs on dSprites (rendered here: 717 280 training images of 64 x 64 after the 10 000 + 10 000 held out),
 # sized to the CPU: the beta-TCVAE paper's MLP (4096-1200-1200-10 and back), batches of 256, Adam lr 1e-3, ONE epoch
 # (2 802 steps; the papers train far longer), seed 0: beta-VAE and beta-TCVAE at the same beta (4) first, then the
-# VAE (beta 1) and FactorVAE (gamma 35).
+# VAE (beta 1) and FactorVAE (gamma 35; its first version, a 5 x 1000 discriminator on the VAE's Adam, was the one
+# run: --discriminator 1000 1000 1000 1000 1000), then beta-TCVAE at beta 6.
 # About 15-20 minutes an epoch on one core here; two runs at a time. The evaluation scores the code on
 # 10 000 training images and splits the KL term on the 10 000 test images (no importance sampling: --iw-samples 0).
 # Then: python experiments/disentanglement_table.py --evaluation evaluation-k0.json runs/dsprites-*
@@ -25,3 +26,4 @@ wait
 train dsprites-vae --elbo trace &
 train dsprites-factor35 --elbo trace --guide factor-vae --gamma 35
 wait
+train dsprites-tc6 --elbo tcvae --tc-weight 6
