@@ -13,9 +13,6 @@ import torch
 
 from ppl_vae import ais, evaluate
 
-SPLITS = ("test", "simulated")
-
-
 def summary(values, seconds, **extra):
     """Mean and standard error over images of per-image values, the seconds per image, and `extra` facts."""
     values = values.double().cpu()
