@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from torch.distributions import Normal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ppl_vae.runs import load_run, pair, tune_malloc  # noqa: E402
+from ppl_vae.cli import tune_malloc  # noqa: E402
+from ppl_vae.runs import load_run, pair  # noqa: E402
 from ppl_vae.data import DataConfig, Dataset  # noqa: E402
 from ppl_vae.evaluate import log_likelihood  # noqa: E402
 

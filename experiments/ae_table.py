@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from ppl_vae import rundir
-from ppl_vae.runs import load_config
+from ppl_vae.runs.configuration import load_config
 
 NOTES = {  # the notes' (train, valid) BCE
     "ae-2d": (125.04, 133.97), "ae-small-2d": (140.60, 144.94), "ae-small-2d-range": (141.77, 145.46),

@@ -12,7 +12,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ppl_vae import plots  # noqa: E402
-from ppl_vae.runs import iw_log_likelihoods, load_run, tune_malloc  # noqa: E402
+from ppl_vae.cli import tune_malloc  # noqa: E402
+from ppl_vae.runs import load_run  # noqa: E402
+from ppl_vae.runs.report import iw_log_likelihoods  # noqa: E402
 
 
 def main():

@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 from pyro import poutine
 
-from ppl_vae import disentanglement, evaluate, plots, runs
+from ppl_vae import disentanglement, evaluate, plots
+from ppl_vae.runs import configuration, life, report
 from ppl_vae.data import intensities
 from ppl_vae.pairs import latent_sites
 from ppl_vae.pca import PCA
@@ -28,11 +29,11 @@ CODE_KINDS = ("latent", "manifold", "traversal", "interpolation", "factors")  # 
 
 
 def require_images(config, run_dir):
-    if runs.is_text_run(run_dir):
-        raise ValueError(f"{run_dir}: the {runs.describe(config)} model's data are sentences, not images (python "
+    if life.is_text_run(run_dir):
+        raise ValueError(f"{run_dir}: the {configuration.describe(config)} model's data are sentences, not images (python "
                          "run.py sample, reconstruct and interpolate print them)")
     if len(config["image_shape"]) != 2:
-        raise ValueError(f"{run_dir}: the {runs.describe(config)} model's data are vectors of features, not images")
+        raise ValueError(f"{run_dir}: the {configuration.describe(config)} model's data are vectors of features, not images")
 
 
 def code_size(kind, run_dir, config, model, guide, test_images):
@@ -41,21 +42,21 @@ def code_size(kind, run_dir, config, model, guide, test_images):
     require_images(config, run_dir)
     parameters = inspect.signature(model.forward).parameters
     if kind == "analogies" and "y" not in parameters:
-        raise ValueError(f"{run_dir}: --kind analogies needs a class-conditional model, not {runs.describe(config)}")
+        raise ValueError(f"{run_dir}: --kind analogies needs a class-conditional model, not {configuration.describe(config)}")
     if kind != "analogies" and len([p for p in parameters.values() if p.default is p.empty]) > 1:
-        raise ValueError(f"{run_dir}: the {runs.describe(config)} model takes more than images (its labels, say); "
+        raise ValueError(f"{run_dir}: the {configuration.describe(config)} model takes more than images (its labels, say); "
                          "plot draws models of images alone, but --kind analogies")
     if kind not in CODE_KINDS:
         return None
     sites = latent_sites(poutine.trace(guide).get_trace(test_images[:1]))
     if plots.LATENT not in sites:
         raise ValueError(f"{run_dir}: --kind {kind} draws the codes z of a one-layer model; the "
-                         f"{runs.describe(config)} model's latents are {', '.join(sites)} (try samples or layers)")
+                         f"{configuration.describe(config)} model's latents are {', '.join(sites)} (try samples or layers)")
     code = sites[plots.LATENT]
     if len(code.event_shape) != 1 or code.support.is_discrete:
         what = "discrete" if code.support.is_discrete else "real"
         raise ValueError(f"{run_dir}: --kind {kind} draws codes z that are vectors of real numbers; the "
-                         f"{runs.describe(config)} model's z is {what}, of shape {tuple(code.event_shape)} (try "
+                         f"{configuration.describe(config)} model's z is {what}, of shape {tuple(code.event_shape)} (try "
                          "samples)")
     return code.event_shape[0]
 
@@ -68,15 +69,15 @@ def save_plot(run_dirs, kind, device, pca=False, output=None):
     if kind == "layers":
         layers = {}
         for run_dir in run_dirs:
-            config, model, guide, data = runs.load_run(run_dir, device)
-            layers[Path(run_dir).name] = runs.layer_statistics(model, guide,
-                                                               runs.training_of(config, model, guide, data), data)
+            config, model, guide, data = life.load_run(run_dir, device)
+            layers[Path(run_dir).name] = report.layer_statistics(model, guide,
+                                                               configuration.training_of(config, model, guide, data), data)
         plots.save_layers(output, layers)
         return output
     if kind == "factors":
         rows = {}
         for run_dir in run_dirs:
-            config, model, guide, data = runs.load_run(run_dir, device)
+            config, model, guide, data = life.load_run(run_dir, device)
             code_size(kind, run_dir, config, model, guide, data.images["test"])
             rows[Path(run_dir).name] = factors_row(run_dir, config, model, guide, data)
         plots.save_factors(output, rows, data.factor_names, data.image_shape)
@@ -84,13 +85,13 @@ def save_plot(run_dirs, kind, device, pca=False, output=None):
     caption = f"\n{plots.CAPTIONS[kind]}" if kind in plots.CAPTIONS else ""
     panels = {}
     for run_dir in run_dirs:
-        config, model, guide, data = runs.load_run(run_dir, device)
+        config, model, guide, data = life.load_run(run_dir, device)
         size = code_size(kind, run_dir, config, model, guide, data.images["test"])
         if pca and not panels:
             fitted = PCA(intensities(data.images["train"]), size)
             panels[f"PCA, {size} components{caption}"] = panel(kind, fitted.encode, fitted.decode, data.images["test"])
         latent = f", {size}-D latent" if size else ""
-        title = f"{Path(run_dir).name}: {runs.describe(config)}{latent}{caption}"
+        title = f"{Path(run_dir).name}: {configuration.describe(config)}{latent}{caption}"
         if kind == "samples":
             panels[title] = plots.prior_means(model, 64, data.dim, device)
         elif kind == "analogies":

@@ -231,9 +231,9 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, checkpoint=None, training
     and best.pt whenever the metric that `training.select` names is the best so far. `training`: see Training; by
     default SVI on the training images.
 
-    The caller seeds the RNG before building the networks. Given `checkpoint` (the run's, rundir.load_checkpoint),
-    the networks, the optimizer and the RNG continue from it, so an interrupted run ends with the same numbers as an
-    uninterrupted one. Given Lightning's `fabric`, the steps are data-parallel over its processes
+    The caller seeds the RNG before building the networks. Given `checkpoint` (the run's, rundir.load_checkpoint,
+    whose networks the caller has loaded into model and guide), the optimizer and the RNG continue from it, so an
+    interrupted run ends with the same numbers as an uninterrupted one. Given Lightning's `fabric`, the steps are data-parallel over its processes
     (ppl_vae/distributed.py), each epoch's draws seeded from `seed`; the first process validates and writes.
     """
     pyro.clear_param_store()  # the modules hold the parameters; the store only names them
@@ -252,8 +252,7 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, checkpoint=None, training
         step_loss = distributed.GradientSum(fabric, step_loss, parameters)
     metrics, steps_done = [], 0
     if checkpoint is not None:
-        for module, key in ((model, "model"), (guide, "guide"), (optimizer, "optimizer")):
-            rundir.load_state(module, checkpoint, key, run_dir)
+        rundir.load_state(optimizer, checkpoint, "optimizer", run_dir)
         torch.set_rng_state(checkpoint["rng"])
         if torch.cuda.is_available():
             torch.cuda.set_rng_state_all(checkpoint["cuda_rng"])

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from ppl_vae import rundir
-from ppl_vae import runs as runs_module
+from ppl_vae.runs import life
 from ppl_vae.cli import main
 from ppl_vae.runs import configure
 
@@ -275,8 +275,8 @@ def test_a_folder_that_cannot_be_written_is_refused_before_any_work(tmp_path, ca
     run_dir = train(tmp_path, "run", "--epochs", "1")
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
     monkeypatch.setattr(rundir.os, "access", lambda path, mode: False)
-    monkeypatch.setattr(runs_module, "load_run", lambda *args, **kwargs: pytest.fail("the evaluation started"))
-    monkeypatch.setattr(runs_module, "load_data", lambda *args, **kwargs: pytest.fail("the training started"))
+    monkeypatch.setattr(life, "load_run", lambda *args, **kwargs: pytest.fail("the evaluation started"))
+    monkeypatch.setattr(life, "load_data", lambda *args, **kwargs: pytest.fail("the training started"))
     capsys.readouterr()
     assert main(["evaluate", str(run_dir)]) == 2
     assert main(["train", *TINY, "--runs-dir", str(tmp_path / "more"), "--name", "new"]) == 2

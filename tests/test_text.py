@@ -14,7 +14,8 @@ from ppl_vae.cli import main
 from ppl_vae.data import DataConfig, DataError
 from ppl_vae.evaluate import log_likelihood
 from ppl_vae.guides.empty import NoLatents
-from ppl_vae.runs import load_run, load_text_run, pair
+from ppl_vae.runs import load_run, pair
+from ppl_vae.runs.life import load_text_run
 from ppl_vae.text import (BOS_ID, EOS_ID, PAD_ID, UNK_ID, TextDataset, Vocabulary, lengths, padded, read_treebank,
                           SPECIALS)
 from ppl_vae.train import kl_weight
