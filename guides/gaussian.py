@@ -11,7 +11,7 @@ import pyro
 from torch import nn
 
 from ppl_vae.nets import Corrupted, diagonal_normal
-from ppl_vae.options import option
+from ppl_vae.options import Options, option
 
 
 class GaussianGuide(nn.Module):
@@ -26,7 +26,7 @@ class GaussianGuide(nn.Module):
 
 
 @dataclass
-class EncoderConfig:
+class EncoderConfig(Options):
     """The options of every guide that encodes an image into the parameters of q(z | x)."""
     corrupt: str | None = option(None, "denoising: the encoder sees x corrupted while training, mask:P (each pixel "
                                  "zeroed with probability P) or gauss:S (Normal noise of sd S); the model scores the "

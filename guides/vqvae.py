@@ -15,7 +15,7 @@ import pyro
 import pyro.distributions as dist
 from torch import nn
 
-from ppl_vae.options import option
+from ppl_vae.options import Options, option
 
 
 class VQGuide(nn.Module):
@@ -43,7 +43,7 @@ class VQGuide(nn.Module):
 
 
 @dataclass
-class VQGuideConfig:
+class VQGuideConfig(Options):
     commitment: float = option(0.25, "the weight of the commitment term (the paper's beta, van den Oord et al. 2017, "
                                "sec. 3.2)", minimum=0)
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from ppl_vae.likelihoods import LikelihoodConfig
 from ppl_vae.nets import concat, diagonal_normal, init_hidden_normal_, mlp
-from ppl_vae.options import option
+from ppl_vae.options import Options, option
 
 SCHEDULES = ("spread", "every-step", "oversampled")
 
@@ -38,7 +38,7 @@ class M2(nn.Module):
 
 
 @dataclass
-class SemiSupervisedConfig:
+class SemiSupervisedConfig(Options):
     # Defaults: Kingma et al. 2014's M2 as in Pyro's example: one hidden layer of 500 softplus units in each network,
     # 50 latent units.
     latent: int = option(50, "latent dimension", minimum=1)

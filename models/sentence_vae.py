@@ -21,18 +21,18 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
-from ppl_vae.options import option
+from ppl_vae.options import Options, option
 from ppl_vae.text import BOS_ID, EOS_ID, PAD_ID, UNK_ID, lengths
 
 
 @dataclass
-class SentenceVAEConfig:
+class SentenceVAEConfig(Options):
     # Defaults: texar's examples/vae_text on the Penn Treebank (a 32-unit code, 256-unit embeddings and LSTMs)
     latent: int = option(32, "latent dimension; 0: no z, the LSTM language model", minimum=0)
     embedding: int = option(256, "word embedding size of the decoder and of the encoder", minimum=1)
     units: int = option(256, "LSTM units of the decoder, and of the encoder in each direction", minimum=1)
     word_dropout: float = option(0.25, "probability that a decoder input word is replaced by <unk> while training "
-                                 "(Bowman et al.: 0.25 to 0.5; 1: the decoder reads no words)", minimum=0)
+                                 "(Bowman et al.: 0.25 to 0.5; 1: the decoder reads no words)", minimum=0, maximum=1)
     z_every_step: bool = option(False, "feed z to the decoder at every step as well as through its initial state")
 
 
@@ -41,7 +41,7 @@ class LanguageModelConfig(SentenceVAEConfig):
     """The same decoder with no z and no word dropout: the LSTM language model."""
     latent: int = option(0, "latent dimension; 0: no z, the LSTM language model", minimum=0)
     word_dropout: float = option(0.0, "probability that a decoder input word is replaced by <unk> while training",
-                                 minimum=0)
+                                 minimum=0, maximum=1)
 
 
 class SentenceDecoder(nn.Module):
@@ -141,8 +141,6 @@ class SentenceEncoder(nn.Module):
 
 def build(cfg: SentenceVAEConfig, image_shape):
     """image_shape: (longest sentence, vocabulary size), as the text dataset gives it."""
-    if cfg.word_dropout > 1:
-        raise ValueError(f"--word-dropout {cfg.word_dropout}: a probability, at most 1")
     _, vocabulary_size = image_shape
     decoder = SentenceDecoder(vocabulary_size, cfg.latent, cfg.embedding, cfg.units, cfg.z_every_step)
     return SentenceVAE(decoder, cfg.latent, cfg.word_dropout)

@@ -45,8 +45,6 @@ class VAEConfig(LikelihoodConfig):
 
 
 def build(cfg: VAEConfig, image_shape):
-    if cfg.net not in NETS:
-        raise ValueError(f"unknown net {cfg.net!r}; choose one of {NETS}")
     if cfg.net == "mlp":
         decoder = mlp([cfg.latent, *reversed(cfg.hidden), math.prod(image_shape)])
     else:

@@ -158,8 +158,6 @@ class VQVAEConfig(LikelihoodConfig):
 
 
 def build(cfg: VQVAEConfig, image_shape):
-    if cfg.code_prior not in CODE_PRIORS:
-        raise ValueError(f"unknown code prior {cfg.code_prior!r}; choose one of {CODE_PRIORS}")
     grid = check_halvable(image_shape, len(cfg.channels))
     decoder = []
     for c_in, c_out in zip([1, *cfg.channels[:-1]], cfg.channels):

@@ -8,10 +8,28 @@ seconds it took per image on this machine.
 """
 import math
 import time
+from dataclasses import dataclass
 
 import torch
 
 from ppl_vae import ais, evaluate
+from ppl_vae.options import Options, option
+
+
+@dataclass
+class BoundsConfig(Options):
+    iw_samples: list[int] = option([1, 10, 100, 1000, evaluate.IW_SAMPLES], "the k of each IWAE_k", minimum=1,
+                                   metavar="K")
+    ais_steps: list[int] = option([100, 1000], "intermediate distributions of each AIS run, sigmoid-spaced",
+                                  minimum=1, metavar="T")
+    ais_chains: int = option(16, "AIS chains per image", minimum=1)
+    leapfrog_steps: int = option(10, "leapfrog steps of each HMC move (Wu et al.: 10)", minimum=1)
+    test_images: int = option(100, "the first N test images", minimum=1, metavar="N")
+    simulated: int = option(100, "images simulated from the model, for BDMC's sandwich (0: none)", minimum=0,
+                            metavar="N")
+    batch_size: int = option(50, "images per pass", minimum=1)
+    seed: int = option(0, "seed of the simulation and the chains")
+
 
 def summary(values, seconds, **extra):
     """Mean and standard error over images of per-image values, the seconds per image, and `extra` facts."""

@@ -12,15 +12,14 @@ import numpy as np
 import pyro
 import torch
 
-from ppl_vae import bounds, distributed, figures, options, plots, rundir, text
+from ppl_vae import bounds, distributed, evaluate, figures, options, plots, rundir, text
 from ppl_vae.data import DataConfig, DataError
 from ppl_vae.runs import configuration, life, report
 from ppl_vae.train import TrainConfig
 from ppl_vae.variants import GUIDES, VARIANTS
 
-# what may change when a run is resumed (a data-parallel run may resume on another number of processes)
-RESUMABLE = {"train.epochs", "device", "devices", "num_nodes", "strategy"}
-DEFAULT_IW_SAMPLES = 5000
+# the flags that name a run's pair or its source, which config.json holds for a resumed run
+DEFINING = ("model", "guide", "seed", "config")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -28,6 +27,10 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def no_owners(config_class):
+    return []
 
 
 def build_parser():
@@ -42,10 +45,16 @@ def build_parser():
                                 "returns (model, guide)")
     train_cmd.add_argument("--guide", default=argparse.SUPPRESS, choices=list(GUIDES),
                            help="the guide, in place of the variant's own (python run.py list)")
-    options.add_flags(train_cmd, "train", [TrainConfig], lambda cls: [])
-    options.add_flags(train_cmd, "data", [DataConfig], lambda cls: [])
-    options.add_flags(train_cmd, "model", list(dict.fromkeys(v.model.config for v in VARIANTS.values())), configuration.owners)
-    options.add_flags(train_cmd, "guide", [g.config for g in GUIDES.values() if g.config], configuration.owners)
+    option_fields = {
+        **options.add_flags(train_cmd, "train", [TrainConfig], no_owners),
+        **options.add_flags(train_cmd, "data", [DataConfig], no_owners),
+        **options.add_flags(train_cmd, "model", list(dict.fromkeys(v.model.config for v in VARIANTS.values())),
+                            configuration.owners),
+        **options.add_flags(train_cmd, "guide", [g.config for g in GUIDES.values() if g.config], configuration.owners),
+        **options.add_flags(train_cmd, "device", [life.DeviceConfig], no_owners),
+        **options.add_flags(train_cmd, "processes", [distributed.ProcessesConfig], no_owners),
+    }
+    train_cmd.set_defaults(option_fields=option_fields)  # what --resume may change: the fields marked resumable
     train_cmd.add_argument("--seed", type=int, default=argparse.SUPPRESS, help="seed of networks, batches, samples")
     train_cmd.add_argument("--config", type=Path, help="start from this config.json (flags override it)")
     train_cmd.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue this run from its last checkpoint")
@@ -56,49 +65,14 @@ def build_parser():
     evaluate_cmd = commands.add_parser("evaluate", help="reconstruction, ELBO and importance-weighted NLL of a "
                                        "trained run")
     evaluate_cmd.add_argument("run_dir", type=Path)
-    evaluate_cmd.add_argument("--iw-samples", type=options.at_least(0), default=DEFAULT_IW_SAMPLES,
-                              help=f"k, importance samples per test image for log p(x) (default {DEFAULT_IW_SAMPLES}, "
-                                   "the papers' protocol; 0: the ELBO alone). Other settings than the default's "
-                                   "write files named by them (evaluation-k50-n100.json), never the default's")
-    evaluate_cmd.add_argument("--chunk-size", type=options.at_least(1), default=1000,
-                              help="importance samples per pass: memory grows with chunk size x batch size "
-                                   "(default 1000)")
-    evaluate_cmd.add_argument("--test-images", type=options.at_least(1), metavar="N",
-                              help="the first N test images only, for the whole report (default all): a quick look, "
-                                   "or models whose k samples of every test image would take too long")
-    evaluate_cmd.add_argument("--iw-batch-size", type=options.at_least(1), default=10,
-                              help="test images per pass (default 10)")
-    evaluate_cmd.add_argument("--images", type=Path, metavar="FILE.npz",
-                              help="score these images (an .npz of one array, or with x_test) with the run's pair "
-                                   "instead: their log p(x) to FILE_log_likelihood.npy in the run folder")
+    options.add_flags(evaluate_cmd, "evaluate", [report.EvaluateConfig], no_owners)
     bounds_cmd = commands.add_parser("bounds", help="how tight is the estimate: IWAE_k, AIS and, on images simulated "
                                      "from the model, BDMC's upper bound, with their cost; bounds.json, bounds.png")
     bounds_cmd.add_argument("run_dir", type=Path)
-    bounds_cmd.add_argument("--iw-samples", type=options.at_least(1), nargs="+", default=[1, 10, 100, 1000, 5000],
-                            metavar="K", help="the k of each IWAE_k (default 1 10 100 1000 5000)")
-    bounds_cmd.add_argument("--ais-steps", type=options.at_least(1), nargs="+", default=[100, 1000], metavar="T",
-                            help="intermediate distributions of each AIS run, sigmoid-spaced (default 100 1000)")
-    bounds_cmd.add_argument("--ais-chains", type=options.at_least(1), default=16,
-                            help="AIS chains per image (default 16)")
-    bounds_cmd.add_argument("--leapfrog-steps", type=options.at_least(1), default=10,
-                            help="leapfrog steps of each HMC move (default 10, as Wu et al.)")
-    bounds_cmd.add_argument("--test-images", type=options.at_least(1), default=100, metavar="N",
-                            help="the first N test images (default 100)")
-    bounds_cmd.add_argument("--simulated", type=options.at_least(0), default=100, metavar="N",
-                            help="images simulated from the model, for BDMC's sandwich (default 100; 0: none)")
-    bounds_cmd.add_argument("--batch-size", type=options.at_least(1), default=50,
-                            help="images per pass (default 50)")
-    bounds_cmd.add_argument("--seed", type=int, default=0, help="seed of the simulation and the chains (default 0)")
+    options.add_flags(bounds_cmd, "bounds", [bounds.BoundsConfig], no_owners)
     sample_cmd = commands.add_parser("sample", help="draw images from a trained run's model")
     sample_cmd.add_argument("run_dir", type=Path)
-    sample_cmd.add_argument("-n", type=options.at_least(1), help="number of samples (default 64); for a model with "
-                            "classes, per class (default 8)")
-    sample_cmd.add_argument("-o", "--output", type=Path, help="PNG to write (default RUN_DIR/samples-seedS.png)")
-    sample_cmd.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
-    sample_cmd.add_argument("--label", type=options.at_least(0), nargs="+", metavar="Y",
-                            help="a model with classes: one row of -n samples for each of these (default all)")
-    sample_cmd.add_argument("--temperature", type=options.real(above=0), default=1.0,
-                            help="sentences: the drawn words' softmax temperature (default 1)")
+    options.add_flags(sample_cmd, "sample", [life.SampleConfig], no_owners)
     reconstruct_cmd = commands.add_parser("reconstruct", help="a run of sentences: encode sentences (the mean of "
                                           "q(z | x)) and decode them greedily")
     reconstruct_cmd.add_argument("run_dir", type=Path)
@@ -108,8 +82,7 @@ def build_parser():
     interpolate_cmd.add_argument("run_dir", type=Path)
     interpolate_cmd.add_argument("first", metavar="SENTENCE_A")
     interpolate_cmd.add_argument("last", metavar="SENTENCE_B")
-    interpolate_cmd.add_argument("--steps", type=options.at_least(2), default=7,
-                                 help="points on the line, both ends included (default 7)")
+    options.add_flags(interpolate_cmd, "interpolate", [text.InterpolateConfig], no_owners)
     plot_cmd = commands.add_parser("plot", help="pictures of trained runs side by side, one panel per run")
     plot_cmd.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
     plot_cmd.add_argument("--kind", choices=figures.KINDS, required=True,
@@ -119,19 +92,9 @@ def build_parser():
     plot_cmd.add_argument("-o", "--output", type=Path, help="PNG to write (default FIRST_RUN_DIR/KIND.png)")
     for command in (evaluate_cmd, bounds_cmd, sample_cmd):
         command.add_argument("--overwrite", action="store_true", help="replace files of the same name")
-    for command in (train_cmd, evaluate_cmd, bounds_cmd, sample_cmd, reconstruct_cmd, interpolate_cmd, plot_cmd):
-        command.add_argument("--device", "--accelerator", dest="device", choices=["auto", "cpu", "cuda"],
-                             default="auto", help="where the tensors live (auto: cuda if there is one); with "
-                             "--devices, Lightning's accelerator")
-    for command in (train_cmd, evaluate_cmd):
-        command.add_argument("--devices", type=options.at_least(1), metavar="N",
-                             help="data-parallel over N processes per node on PyTorch Lightning (CPU processes on "
-                                  "gloo, or one per GPU on nccl): training shares each step's --batch-size images "
-                                  "among them, evaluate the test images' importance-weighted estimate (default: one "
-                                  "process, no Lightning)")
-        command.add_argument("--num-nodes", type=options.at_least(1), default=1,
-                             help="machines, with --devices (launched by torchrun or SLURM; default 1)")
-        command.add_argument("--strategy", choices=["ddp"], default="ddp", help="Lightning's strategy (default ddp)")
+    for command in (evaluate_cmd, bounds_cmd, sample_cmd, reconstruct_cmd, interpolate_cmd, plot_cmd):
+        options.add_flags(command, "device", [life.DeviceConfig], no_owners)
+    options.add_flags(evaluate_cmd, "processes", [distributed.ProcessesConfig], no_owners)
     return parser
 
 
@@ -143,6 +106,15 @@ def given_options(args):
         if name:
             sections.setdefault(section, {})[name] = value
     return sections
+
+
+def section(args, config_class, name):
+    """The options of one section of the command line (evaluate, device, ...), defaults where not given."""
+    return options.make(config_class, given_options(args).get(name, {}), f"{args.command}'s options")
+
+
+def device_of(args):
+    return life.resolve_device(section(args, life.DeviceConfig, "device").device)
 
 
 def train_config(args):
@@ -158,7 +130,8 @@ def train_config(args):
     else:
         config = configuration.configure(given.get("model", configuration.DEFAULT_VARIANT), given.get("guide"))
     for section, values in sections.items():
-        configuration.update(config, section, values)
+        if section in configuration.SECTIONS:  # the rest (device, processes) say where it runs, not what
+            configuration.update(config, section, values)
     if "seed" in given:
         config["seed"] = given["seed"]
     return config
@@ -166,11 +139,14 @@ def train_config(args):
 
 def cmd_train(args):
     if args.resume:
-        changed = {key for key in vars(args) if key not in RESUMABLE | {"command", "config", "resume", "name",
-                                                                      "runs_dir", "overwrite"}}
-        if changed:
-            raise ValueError(f"--resume continues {args.resume} as configured; only --epochs, --device and the "
-                             f"processes (--devices ...) may be given with it (got {', '.join(sorted(changed))})")
+        fields = args.option_fields.values()
+        fixed = [flag for dest, (flag, f) in args.option_fields.items()
+                 if dest in vars(args) and not f.metadata["resumable"]]
+        fixed += [f"--{name}" for name in DEFINING if getattr(args, name, None) is not None]
+        if fixed:
+            resumable = [flag for flag, f in fields if f.metadata["resumable"]]
+            raise ValueError(f"--resume continues {args.resume} as configured; only {', '.join(resumable)} may be "
+                             f"given with it (got {', '.join(sorted(fixed))})")
         config = configuration.load_config(args.resume)
         config["train"]["epochs"] = given_options(args).get("train", {}).get("epochs", config["train"]["epochs"])
         run_dir = args.resume
@@ -178,7 +154,7 @@ def cmd_train(args):
         config = train_config(args)
         run_dir = args.runs_dir / (args.name or life.default_name(config))
     try:
-        life.train(config, run_dir, args.device, resume=bool(args.resume), overwrite=args.overwrite,
+        life.train(config, run_dir, device_of(args), resume=bool(args.resume), overwrite=args.overwrite,
                    fabric=launch(args))
     except KeyboardInterrupt:
         print(f"\ninterrupted; continue with: python run.py train --resume {run_dir}", file=sys.stderr)
@@ -207,24 +183,25 @@ def refuse_existing(paths, overwrite):
 
 def launch(args):
     """Lightning's processes for --devices, or None: one process, as by default."""
-    if not args.devices:
+    processes = section(args, distributed.ProcessesConfig, "processes")
+    if not processes.devices:
         return None
-    return distributed.launch(args.devices, args.num_nodes, life.resolve_device(args.device).type, args.strategy)
+    return distributed.launch(processes.devices, processes.num_nodes, device_of(args).type, processes.strategy)
 
 
 def cmd_evaluate(args):
-    device = life.resolve_device(args.device)
-    if args.images:
-        if args.devices:
+    device, cfg = device_of(args), section(args, report.EvaluateConfig, "evaluate")
+    if cfg.images:
+        if section(args, distributed.ProcessesConfig, "processes").devices:
             raise ValueError("--devices shares out a run's test images; --images are scored in one process")
-        return evaluate_images(args, device)
-    names = report.result_names(args.iw_samples, args.test_images, DEFAULT_IW_SAMPLES)
+        return evaluate_images(args, cfg, device)
+    names = report.result_names(cfg.iw_samples, cfg.test_images)
     refuse_existing([args.run_dir / name for name in names], args.overwrite)
     rundir.check_writable(args.run_dir)
     fabric = launch(args)
     config, model, guide, data = life.load_run(args.run_dir, fabric.device if fabric else device)
-    results, log_px = report.evaluate_run(model, guide, config, data, args.iw_samples, args.chunk_size,
-                                        args.iw_batch_size, args.test_images, fabric)
+    results, log_px = report.evaluate_run(model, guide, config, data, cfg.iw_samples, cfg.chunk_size,
+                                          cfg.iw_batch_size, cfg.test_images, fabric)
     if results is None:  # not the first process
         return 0
     report.print_report(results, data)
@@ -233,33 +210,34 @@ def cmd_evaluate(args):
     return 0
 
 
-def evaluate_images(args, device):
+def evaluate_images(args, cfg, device):
     """The importance-weighted log p(x) of a user's images under the run's pair."""
-    output = args.run_dir / f"{args.images.stem}_log_likelihood.npy"
+    images = Path(cfg.images)
+    output = args.run_dir / f"{images.stem}_log_likelihood.npy"
     refuse_existing([output], args.overwrite)
     rundir.check_writable(args.run_dir)
     config, model, guide, _ = life.load_run(args.run_dir, device, with_data=False)
-    x = report.read_images(args.images, model, config["image_shape"], device)
-    log_px = report.iw_log_likelihoods(model, guide, ((batch,) for batch in x.split(args.iw_batch_size)), len(x),
-                                     args.iw_samples or DEFAULT_IW_SAMPLES, args.chunk_size)
+    x = report.read_images(images, model, config["image_shape"], device)
+    log_px = report.iw_log_likelihoods(model, guide, ((batch,) for batch in x.split(cfg.iw_batch_size)), len(x),
+                                       cfg.iw_samples or evaluate.IW_SAMPLES, cfg.chunk_size)
     rundir.atomic_write(output, lambda f: np.save(f, log_px.numpy()))
     print(f"NLL {-log_px.mean().item():.3f} ± {(log_px.std() / len(log_px) ** 0.5).item():.3f} nats per image over "
-          f"{len(log_px)} images of {args.images}; wrote {output}")
+          f"{len(log_px)} images of {images}; wrote {output}")
     return 0
 
 
 def cmd_bounds(args):
-    device = life.resolve_device(args.device)
+    device, cfg = device_of(args), section(args, bounds.BoundsConfig, "bounds")
     outputs = [args.run_dir / "bounds.json", args.run_dir / "bounds.png"]
     refuse_existing(outputs, args.overwrite)
     rundir.check_writable(args.run_dir)
     config, model, guide, data = life.load_run(args.run_dir, device)
-    pyro.set_rng_seed(args.seed)
+    pyro.set_rng_seed(cfg.seed)
     test_images = torch.cat([x for x, *_ in configuration.training_of(config, model, guide, data).batches(
-        "test", args.batch_size, shuffle=False)])[:args.test_images]
-    estimates = bounds.compare(model, guide, test_images, args.simulated, args.iw_samples,
-                               args.ais_steps, args.ais_chains, args.leapfrog_steps, args.batch_size,
-                               report.fitted(1000, args.batch_size, data.image_shape))
+        "test", cfg.batch_size, shuffle=False)])[:cfg.test_images]
+    estimates = bounds.compare(model, guide, test_images, cfg.simulated, cfg.iw_samples, cfg.ais_steps,
+                               cfg.ais_chains, cfg.leapfrog_steps, cfg.batch_size,
+                               report.fitted(evaluate.CHUNK_SIZE, cfg.batch_size, data.image_shape))
     rundir.write_json(outputs[0], estimates)
     plots.save_bounds(outputs[1], estimates, args.run_dir.name)
     print(f"wrote {outputs[0]} and {outputs[1]}")
@@ -267,34 +245,34 @@ def cmd_bounds(args):
 
 
 def cmd_sample(args):
-    device = life.resolve_device(args.device)
+    device, cfg = device_of(args), section(args, life.SampleConfig, "sample")
     if life.is_text_run(args.run_dir):
-        return print_sentence_samples(args, device)
-    output = args.output or args.run_dir / f"samples-seed{args.seed}.png"
+        return print_sentence_samples(args, cfg, device)
+    output = Path(cfg.output) if cfg.output else args.run_dir / f"samples-seed{cfg.seed}.png"
     refuse_existing([output], args.overwrite)
     config, model, _, _ = life.load_run(args.run_dir, device, with_data=False)
     figures.require_images(config, args.run_dir)
-    torch.manual_seed(args.seed)
-    life.save_samples(output, model, args.label, args.n, math.prod(config["image_shape"]), config["image_shape"],
+    torch.manual_seed(cfg.seed)
+    life.save_samples(output, model, cfg.label, cfg.n, math.prod(config["image_shape"]), config["image_shape"],
                       device)
     print(f"wrote {output}")
     return 0
 
 
-def print_sentence_samples(args, device):
+def print_sentence_samples(args, cfg, device):
     config, model, _, vocabulary = life.load_text_run(args.run_dir, device)
     max_length = config["image_shape"][0]
     for greedy in (True, False):
-        torch.manual_seed(args.seed)
-        lines = text.sample_sentences(model, vocabulary, args.n or 10, max_length, device, args.temperature,
+        torch.manual_seed(cfg.seed)
+        lines = text.sample_sentences(model, vocabulary, cfg.n or 10, max_length, device, cfg.temperature,
                                       greedy)
-        print("greedy decoding:" if greedy else f"sampled words, temperature {args.temperature}:")
+        print("greedy decoding:" if greedy else f"sampled words, temperature {cfg.temperature}:")
         print("\n".join(f"  {line}" for line in lines))
     return 0
 
 
 def cmd_reconstruct(args):
-    device = life.resolve_device(args.device)
+    device = device_of(args)
     config, model, guide, vocabulary = life.load_text_run(args.run_dir, device)
     z, note = text.sentence_codes(guide, vocabulary, args.sentences, device)
     if note:
@@ -306,12 +284,13 @@ def cmd_reconstruct(args):
 
 
 def cmd_interpolate(args):
-    device = life.resolve_device(args.device)
+    device = device_of(args)
     config, model, guide, vocabulary = life.load_text_run(args.run_dir, device)
     (a, b), note = text.sentence_codes(guide, vocabulary, [args.first, args.last], device)
     if note:
         print(f"note: {note}")
-    t = torch.linspace(0, 1, args.steps, device=device).unsqueeze(1)
+    steps = section(args, text.InterpolateConfig, "interpolate").steps
+    t = torch.linspace(0, 1, steps, device=device).unsqueeze(1)
     decoded = text.decoded_sentences(model, vocabulary, (1 - t) * a + t * b, config["image_shape"][0])
     for weight, line in zip(t.flatten().tolist(), decoded):
         print(f"  {weight:4.2f}  {line}")
@@ -319,7 +298,7 @@ def cmd_interpolate(args):
 
 
 def cmd_plot(args):
-    output = figures.save_plot(args.run_dirs, args.kind, life.resolve_device(args.device), args.pca, args.output)
+    output = figures.save_plot(args.run_dirs, args.kind, device_of(args), args.pca, args.output)
     print(f"wrote {output}")
     return 0
 

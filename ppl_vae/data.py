@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ppl_vae import sprites
-from ppl_vae.options import option
+from ppl_vae.options import Options, option
 from ppl_vae.rundir import atomic_write
 
 MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
@@ -49,7 +49,7 @@ class DataError(Exception):
 
 
 @dataclass
-class DataConfig:
+class DataConfig(Options):
     dataset: str = option("mnist", "mnist | PATH.npz | IDX_FOLDER | torchvision:NAME; images with known factors: "
                           "dsprites (rendered) | shapes (small) | the official dSprites .npz; sentences: ptb (the Penn "
                           "Treebank) | CORPUS_FOLDER of train.txt, valid.txt, test.txt")
@@ -296,8 +296,6 @@ class Dataset:
 
     def __init__(self, cfg: DataConfig, device="cpu", seed=0):
         """seed: of the one-off binarization draws (static, and the evaluation splits when dynamic)."""
-        if cfg.binarize not in BINARIZATIONS:
-            raise DataError(f"unknown binarization {cfg.binarize!r}; choose one of {BINARIZATIONS}")
         where = cfg.dataset
         if cfg.dataset in FACTOR_GRIDS or is_official_dsprites(cfg.dataset):
             splits, self.image_shape, self.factor_names = factor_splits(cfg.dataset)

@@ -18,11 +18,24 @@ and the per-image values gathered back in test order: the same values as one pro
 import logging
 import math
 import os
+from dataclasses import dataclass
 
 import torch
 
+from ppl_vae.options import Options, option
+
 # Seeds per epoch (and per process): a resumed run, on any number of processes, continues from the epoch's seeds.
 EPOCH_SEED_STRIDE, RANK_SEED_STRIDE = 1_000_003, 7_919
+
+
+@dataclass
+class ProcessesConfig(Options):
+    devices: int | None = option(None, "data-parallel over N processes per node on PyTorch Lightning (CPU processes "
+                                 "on gloo, or one per GPU on nccl): training shares each step's --batch-size images "
+                                 "among them, evaluate the test images' importance-weighted estimate (default: one "
+                                 "process, no Lightning)", minimum=1, metavar="N", resumable=True)
+    num_nodes: int = option(1, "machines, with --devices (launched by torchrun or SLURM)", minimum=1, resumable=True)
+    strategy: str = option("ddp", "Lightning's strategy", choices=("ddp",), resumable=True)
 
 
 def launch(devices, num_nodes=1, accelerator="cpu", strategy="ddp"):

@@ -21,6 +21,8 @@ from pyro.poutine.util import prune_subsample_sites
 from ppl_vae.decomposition import latent_kl_terms
 
 PARTICLES = "iw_particles"  # the name of the plate of importance samples
+IW_SAMPLES = 5000  # k of the papers' protocol (Burda et al. 2015): importance samples per data point
+CHUNK_SIZE = 1000  # importance samples per pass: memory grows with it, not with k
 
 
 @torch.no_grad()
@@ -140,7 +142,7 @@ def point_masses(trace):
 
 
 @torch.no_grad()
-def log_likelihood(model, guide, *args, iw_samples=5000, chunk_size=1000, data_plate="data", **kwargs):
+def log_likelihood(model, guide, *args, iw_samples=IW_SAMPLES, chunk_size=CHUNK_SIZE, data_plate="data", **kwargs):
     """Importance-weighted estimate of log p(x) for each data point of plate `data_plate`, a tensor of its size:
 
         log (1/k) sum_j p(x, z_j) / q(z_j | x),  z_j ~ q(z | x),  k = iw_samples    (Burda et al. 2015, eq. 8)

@@ -13,7 +13,7 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
-from ppl_vae.options import option
+from ppl_vae.options import Options, option
 
 LIKELIHOODS = ("bernoulli", "continuous-bernoulli", "gaussian")
 
@@ -21,12 +21,8 @@ LIKELIHOODS = ("bernoulli", "continuous-bernoulli", "gaussian")
 class Likelihood(nn.Module):
     def __init__(self, kind="bernoulli", scale=0.0):
         super().__init__()
-        if kind not in LIKELIHOODS:
-            raise ValueError(f"unknown likelihood {kind!r}; choose one of {LIKELIHOODS}")
         self.kind = kind
         if kind == "gaussian":
-            if scale < 0:
-                raise ValueError(f"--pixel-scale must be >= 0 (0: learned), got {scale}")
             if scale:
                 self.register_buffer("log_scale", torch.tensor(float(scale)).log())
             else:
@@ -44,7 +40,7 @@ class Likelihood(nn.Module):
 
 
 @dataclass
-class LikelihoodConfig:
+class LikelihoodConfig(Options):
     """The likelihood options of every image model (its config inherits them)."""
     likelihood: str = option("bernoulli", "p(x | z) per pixel: bernoulli (binary images), continuous-bernoulli or "
                              "gaussian (densities of grey intensities, e.g. with --binarize none)", choices=LIKELIHOODS)

@@ -16,11 +16,13 @@ import importlib.util
 import json
 import warnings
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ppl_vae.data import DataConfig, DataError, Dataset
+from ppl_vae.options import Options, option
 from ppl_vae.plots import latent_means
 
 SPLITS = ("train", "valid", "test")
@@ -212,6 +214,11 @@ class TextDataset(Dataset):
 
 
 # ---------------------------------------------------------------- sentences to and from a trained pair
+
+
+@dataclass
+class InterpolateConfig(Options):
+    steps: int = option(7, "points on the line, both ends included", minimum=2)
 
 
 def sample_sentences(model, vocabulary, n, max_length, device, temperature=1.0, greedy=False):

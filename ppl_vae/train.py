@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from ppl_vae import distributed, rundir
 from ppl_vae.decomposition import TotalCorrelationELBO
-from ppl_vae.options import option
+from ppl_vae.options import Options, option
 from ppl_vae.evaluate import mean_elbo, mean_reconstruction
 from ppl_vae.wake import WakeWake
 
@@ -34,8 +34,8 @@ KL_SCHEDULES = ("linear", "sigmoid")
 
 
 @dataclass
-class TrainConfig:
-    epochs: int = option(10, "epochs in all (with --resume: extend the run to this many)", minimum=1)
+class TrainConfig(Options):
+    epochs: int = option(10, "epochs in all (with --resume: extend the run to this many)", minimum=1, resumable=True)
     batch_size: int = option(100, "images per SVI step", minimum=1)
     lr: float = option(1e-3, "Adam learning rate", above=0)
     elbo: str = option("meanfield", "trace: Trace_ELBO (Monte Carlo KL); meanfield: TraceMeanField_ELBO (analytic KL "
@@ -66,6 +66,7 @@ class TrainConfig:
                         "guide, whose log q is 0, exactly log p(z) left out: the plain autoencoder)", choices=PRIORS)
 
     def __post_init__(self):
+        super().__post_init__()
         weights = {"--mi-weight": self.mi_weight, "--tc-weight": self.tc_weight, "--dim-kl-weight": self.dim_kl_weight}
         changed = [f"{flag} {value:g}" for flag, value in weights.items() if value != 1]
         if changed and self.elbo != "tcvae":  # else a run meant as beta-TCVAE would train as a plain VAE
@@ -83,8 +84,6 @@ def progress(total, desc, unit="img", disable=False):
 
 def make_elbo(name, num_particles=1, **weights):
     """A Pyro ELBO by name; `weights` (tcvae only): dataset_size and the weights of the KL term's parts."""
-    if name not in ELBOS:
-        raise ValueError(f"unknown ELBO {name!r}; choose one of {sorted(ELBOS)}")
     return ELBOS[name](num_particles=num_particles, vectorize_particles=num_particles > 1, **weights)
 
 
@@ -133,8 +132,6 @@ def latent_weighting(cfg: TrainConfig):
     weight then follows kl_weight step by step). Without the prior the whole KL term, log p(z) - log q(z | x), is
     weighted 0: TraceMeanField_ELBO computes it in closed form and scales it by the guide's scale, so the model's
     log p(z) cannot be dropped alone. With the point-mass guide, whose log q is 0, that leaves out exactly log p(z)."""
-    if cfg.prior not in PRIORS:
-        raise ValueError(f"unknown prior {cfg.prior!r}; choose one of {PRIORS}")
     beta = cfg.beta if cfg.prior == "normal" else 0.0
     return beta, ScaleLatents(beta)
 

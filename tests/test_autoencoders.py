@@ -240,7 +240,8 @@ def test_evaluating_an_autoencoder_reports_reconstruction_only(two_runs, capsys)
     ae = two_runs[0]
     assert main(["evaluate", str(ae)]) == 0
     results = json.loads((ae / "evaluation.json").read_text())
-    assert set(results) == {"train_recon", "valid_recon", "test_recon"}
+    assert set(results) == {"train_recon", "valid_recon", "test_recon", "counts", "point_masses"}
+    assert results["point_masses"] == ["z"] and results["counts"] == {"train": 200, "valid": 200, "test": 200}
     assert "point mass on z" in capsys.readouterr().out
 
 

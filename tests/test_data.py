@@ -198,7 +198,7 @@ def test_static_binarization_is_one_seeded_draw(grey_npz):
 def test_no_binarization_keeps_intensities(grey_npz):
     ds = Dataset(DataConfig(dataset=grey_npz, binarize="none"))
     assert torch.all(draws(ds, "train", 1) == 0.3)
-    with pytest.raises(DataError, match="unknown binarization"):
+    with pytest.raises(ValueError, match="--binarize 'threshold': choose one of dynamic, static, none"):
         Dataset(DataConfig(dataset=grey_npz, binarize="threshold"))
 
 

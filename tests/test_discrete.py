@@ -295,7 +295,7 @@ def test_the_discrete_variants_train_evaluate_and_sample_from_the_command_line(t
     assert main(["sample", str(tmp_path / "gmvae"), "-n", "4"]) == 0  # a row for each cluster
     assert main(["plot", str(tmp_path / "gmvae"), "--kind", "latent", "-o", str(tmp_path / "codes.png")]) == 0
     assert main(["plot", str(tmp_path / "categorical"), "--kind", "latent"]) == 2  # one-hot codes: refused
-    with pytest.raises(ValueError, match="unknown code prior 'gaussian'"):  # from a config file, say
+    with pytest.raises(ValueError, match="--code-prior 'gaussian': choose one of pixelcnn, uniform"):  # a config file
         pair("vqvae", (SIDE, SIDE), code_prior="gaussian")
 
 
