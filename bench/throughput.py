@@ -22,7 +22,8 @@ from torch.distributions import Normal, kl_divergence
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ppl_vae.data import DataConfig, Dataset  # noqa: E402
 from ppl_vae.runs import pair  # noqa: E402
-from ppl_vae.train import (TrainConfig, elbo_step, latent_weighting, make_elbo, make_optimizer,  # noqa: E402
+from ppl_vae.objectives import make_elbo  # noqa: E402
+from ppl_vae.train import (TrainConfig, elbo_step, latent_weighting, make_optimizer,  # noqa: E402
                            train_epoch)
 
 

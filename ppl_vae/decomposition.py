@@ -61,6 +61,14 @@ def latent_kl_terms(model_trace, guide_trace, dataset_size):
             if site["type"] == "sample" and not site["is_observed"] and not site_is_subsample(site)}
 
 
+def unreparameterized(guide_trace):
+    """Why beta-TCVAE's objective cannot train a pair whose guide draws these sites, or None: its terms need latent
+    sites drawn by reparameterization."""
+    names = [name for name, site in guide_trace.nodes.items() if site["type"] == "sample" and not site["is_observed"]
+             and not site_is_subsample(site) and not site["fn"].has_rsample]
+    return f"the tcvae objective needs latent sites drawn by reparameterization; {names[0]!r} is not" if names else None
+
+
 class TotalCorrelationELBO(Trace_ELBO):
     """beta-TCVAE's objective (above) for any pair whose guide draws its latent sites by reparameterization: the
     ELBO of Trace_ELBO minus (alpha - 1) MI + (beta - 1) TC + (gamma - 1) dimension-wise KL of every latent site,
@@ -79,11 +87,9 @@ class TotalCorrelationELBO(Trace_ELBO):
             raise ValueError("TotalCorrelationELBO: the dataset's size N is needed to estimate q(z)")
         loss = 0.0
         for model_trace, guide_trace in self._get_traces(model, guide, args, kwargs):
-            for name, site in guide_trace.nodes.items():
-                if (site["type"] == "sample" and not site["is_observed"] and not site_is_subsample(site)
-                        and not site["fn"].has_rsample):
-                    raise ValueError(f"the tcvae objective needs latent sites drawn by reparameterization; {name!r} "
-                                     "is not")
+            why = unreparameterized(guide_trace)
+            if why:
+                raise ValueError(why)
             objective = model_trace.log_prob_sum() - guide_trace.log_prob_sum()
             for terms in latent_kl_terms(model_trace, guide_trace, self.dataset_size).values():
                 objective = objective - sum(weight * terms[term].sum() for term, weight in self.extra_weights.items())

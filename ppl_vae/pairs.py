@@ -13,6 +13,8 @@ from pyro import poutine
 from pyro.poutine.util import site_is_subsample
 from torch import nn
 
+from ppl_vae.objectives import OBJECTIVES
+
 
 @dataclass
 class ModelInfo:
@@ -55,10 +57,12 @@ def site_summary(fn):
     return f"event shape {tuple(fn.event_shape)}, support {fn.support}"
 
 
-def check_pair(model, guide, batch):
+def check_pair(model, guide, batch, objectives=()):
     """One clear line (a ValueError) when the guide does not fit the model on `batch` (a tuple of the programs'
     arguments): every latent site of the guide must be a latent site of the model with the same event shape and
-    support (the guide's draws lie in the model's support), and every latent site of the model must be drawn by the guide, except those the model enumerates."""
+    support (the guide's draws lie in the model's support), and every latent site of the model must be drawn by the
+    guide, except those the model enumerates; and the pair must be one that each of the named `objectives` can train
+    (what its entry needs)."""
     with torch.no_grad(), poutine.block():
         guide_trace = poutine.trace(guide).get_trace(*batch)
         model_trace = poutine.trace(model).get_trace(*batch)  # from its prior: a mismatched guide's values may not fit
@@ -76,3 +80,7 @@ def check_pair(model, guide, batch):
             raise ValueError(f"the guide does not fit the model at site {name!r}: the model's has {site_summary(other)}, "
                              f"the guide's {site_summary(fn)}" + ("" if fn.event_shape != other.event_shape else
                                                               ", and its draws lie outside the model's support"))
+    for name in objectives:
+        why = OBJECTIVES[name].needs(guide_trace) if OBJECTIVES[name].needs else None
+        if why:
+            raise ValueError(why)

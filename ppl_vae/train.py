@@ -9,26 +9,14 @@ from typing import Callable
 
 import pyro
 import torch
-from pyro.infer import RenyiELBO, Trace_ELBO, TraceEnum_ELBO, TraceMeanField_ELBO
 from pyro.poutine.messenger import Messenger
 from tqdm import tqdm
 
-from ppl_vae import distributed, rundir
-from ppl_vae.decomposition import TotalCorrelationELBO
-from ppl_vae.options import Options, option
+from ppl_vae import distributed, options, rundir
 from ppl_vae.evaluate import mean_elbo, mean_reconstruction
-from ppl_vae.wake import WakeWake
+from ppl_vae.objectives import GUIDE_OBJECTIVES, OBJECTIVES, make_elbo, options_of, summaries
+from ppl_vae.options import Options, option
 
-# The importance-weighted bound of Burda et al. 2015 (eq. 8) is the Renyi bound at alpha = 0 (Li & Turner 2016); with
-# one particle it is the ELBO.
-# enum: TraceEnum_ELBO, which sums out the discrete sites marked for enumeration (the pairs' plates are one deep).
-# tcvae: the ELBO with its KL term split in three and weighted apart (beta-TCVAE, ppl_vae/decomposition.py).
-# wake: reweighted wake-wake per data point (ppl_vae/wake.py).
-ELBOS = {"trace": Trace_ELBO, "meanfield": TraceMeanField_ELBO, "iwae": partial(RenyiELBO, alpha=0),
-         "enum": partial(TraceEnum_ELBO, max_plate_nesting=1), "tcvae": TotalCorrelationELBO, "wake": WakeWake}
-
-
-GUIDE_OBJECTIVES = sorted(set(ELBOS) - {"tcvae"})  # (tcvae's weights are --elbo's)
 PRIORS = ("normal", "none")
 KL_SCHEDULES = ("linear", "sigmoid")
 
@@ -38,12 +26,7 @@ class TrainConfig(Options):
     epochs: int = option(10, "epochs in all (with --resume: extend the run to this many)", minimum=1, resumable=True)
     batch_size: int = option(100, "images per SVI step", minimum=1)
     lr: float = option(1e-3, "Adam learning rate", above=0)
-    elbo: str = option("meanfield", "trace: Trace_ELBO (Monte Carlo KL); meanfield: TraceMeanField_ELBO (analytic KL "
-                       "where it exists); iwae: the importance-weighted bound on --num-particles samples (RenyiELBO, "
-                       "alpha=0); enum: TraceEnum_ELBO, discrete sites summed; tcvae: the ELBO with its KL term's "
-                       "three parts weighted by --mi-weight, --tc-weight, --dim-kl-weight (beta-TCVAE, Chen et al. "
-                       "2018); wake: reweighted wake-wake on --num-particles draws per image (wake-theta for the "
-                       "model, wake-phi for the guide)", choices=sorted(ELBOS))
+    elbo: str = option("meanfield", summaries(), choices=list(OBJECTIVES))
     # Lopez et al. 2018's objective matrix: the model's parameters step on --elbo, the guide's on this
     guide_objective: str | None = option(None, "the guide's objective, if other than --elbo's: the model's "
                                          "parameters then step on --elbo's gradients and the guide's on this one's, "
@@ -57,21 +40,22 @@ class TrainConfig(Options):
                               "et al.'s logistic curve, centred half way)", choices=KL_SCHEDULES)
     # beta-TCVAE (Chen et al. 2018, eq. 4): beta-TCVAE's beta is --tc-weight; alpha and gamma are usually left at 1
     mi_weight: float = option(1.0, "with --elbo tcvae: weight alpha of the index-code mutual information I_q(z; n)",
-                              minimum=0)
+                              minimum=0, objective="tcvae")
     tc_weight: float = option(1.0, "with --elbo tcvae: weight beta of the total correlation KL(q(z) || prod_j "
-                              "q(z_j)) (beta-TCVAE's beta)", minimum=0)
+                              "q(z_j)) (beta-TCVAE's beta)", minimum=0, objective="tcvae")
     dim_kl_weight: float = option(1.0, "with --elbo tcvae: weight gamma of the dimension-wise KL sum_j KL(q(z_j) || "
-                                  "p(z_j))", minimum=0)
+                                  "p(z_j))", minimum=0, objective="tcvae")
     prior: str = option("normal", "none: the KL term weighted 0, leaving the reconstruction (with the point-mass "
                         "guide, whose log q is 0, exactly log p(z) left out: the plain autoencoder)", choices=PRIORS)
 
     def __post_init__(self):
         super().__post_init__()
-        weights = {"--mi-weight": self.mi_weight, "--tc-weight": self.tc_weight, "--dim-kl-weight": self.dim_kl_weight}
-        changed = [f"{flag} {value:g}" for flag, value in weights.items() if value != 1]
-        if changed and self.elbo != "tcvae":  # else a run meant as beta-TCVAE would train as a plain VAE
-            raise ValueError(f"{', '.join(changed)}: weighs a part of the KL term of --elbo tcvae; this run's ELBO is "
-                             f"{self.elbo} (add --elbo tcvae)")
+        # an option of another objective, changed: a run meant as beta-TCVAE would train as a plain VAE, say
+        for flags, name, f, _ in options.fields(TrainConfig):
+            owner, value = f.metadata["objective"], getattr(self, name)
+            if owner and owner != self.elbo and value != options.default_of(f):
+                raise ValueError(f"{options.primary(flags)} {options.shown(value)}: an option of --elbo {owner}; this "
+                                 f"run's ELBO is {self.elbo} (add --elbo {owner})")
 
 
 def progress(total, desc, unit="img", disable=False):
@@ -80,19 +64,6 @@ def progress(total, desc, unit="img", disable=False):
     interval = 0.1 if sys.stderr.isatty() else 30.0
     return tqdm(total=total, desc=desc, unit=unit, mininterval=interval, maxinterval=max(interval, 10.0),
                 disable=disable)
-
-
-def make_elbo(name, num_particles=1, **weights):
-    """A Pyro ELBO by name; `weights` (tcvae only): dataset_size and the weights of the KL term's parts."""
-    return ELBOS[name](num_particles=num_particles, vectorize_particles=num_particles > 1, **weights)
-
-
-def objective_weights(cfg: TrainConfig, dataset_size):
-    """What make_elbo needs beyond the name for cfg's training objective."""
-    if cfg.elbo != "tcvae":
-        return {}
-    return {"dataset_size": dataset_size, "mi_weight": cfg.mi_weight, "tc_weight": cfg.tc_weight,
-            "dim_kl_weight": cfg.dim_kl_weight}
 
 
 class ScaleLatents(Messenger):
@@ -235,7 +206,7 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, checkpoint=None, training
     """
     pyro.clear_param_store()  # the modules hold the parameters; the store only names them
     training = training or Training(data.batches)
-    elbo = make_elbo(cfg.elbo, cfg.num_particles, **objective_weights(cfg, len(data.images["train"])))
+    elbo = make_elbo(cfg.elbo, cfg.num_particles, **options_of(cfg.elbo, cfg, len(data.images["train"])))
     beta, latent_scale = latent_weighting(cfg)
     step_loss = training.step(latent_scale(model), latent_scale(guide), elbo)
     if cfg.guide_objective:

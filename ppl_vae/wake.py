@@ -27,6 +27,13 @@ class Detached(Messenger):
             msg["value"] = msg["value"].detach()
 
 
+def enumerated(guide_trace):
+    """Why wake-wake cannot train a pair whose guide enumerates a site, or None: it weighs the guide's draws."""
+    names = [name for name, site in guide_trace.nodes.items() if site["type"] == "sample"
+             and site["infer"].get("enumerate") == "parallel"]
+    return f"the wake objective weighs draws of the guide; this guide enumerates {names[0]!r}" if names else None
+
+
 class WakeWake:
     def __init__(self, num_particles=1, vectorize_particles=True, data_plate="data"):
         # (the particles are always vectorized, in evaluate.log_densities' plate)
@@ -36,9 +43,9 @@ class WakeWake:
         """The wake-theta and wake-phi losses, summed over the batch."""
         nesting = max_plate_nesting(model, guide, args, kwargs)
         with Detached():
-            log_p, log_q, _ = log_densities(model, guide, args, kwargs, self.num_particles, nesting, self.data_plate)
+            log_p, log_q, guide_trace = log_densities(model, guide, args, kwargs, self.num_particles, nesting, self.data_plate)
         if log_p.shape[0] != 1:
-            raise ValueError("the wake objective weighs draws of the guide; this guide enumerates a site")
+            raise ValueError(enumerated(guide_trace))
         log_weight = log_p[0] - log_q[0].detach()  # (particles, data points)
         log_bound = log_weight.logsumexp(0) - math.log(self.num_particles)
         normalized = (log_weight - log_weight.logsumexp(0)).exp().detach()

@@ -23,7 +23,8 @@ from ppl_vae.data import DataConfig, Dataset
 from ppl_vae.evaluate import log_likelihood, mean_reconstruction, traces
 from ppl_vae.nets import conv_decoder, conv_encoder, mlp
 from ppl_vae.pca import PCA
-from ppl_vae.train import ScaleLatents, TrainConfig, fit, kl_weight, latent_weighting, make_elbo
+from ppl_vae.objectives import make_elbo
+from ppl_vae.train import ScaleLatents, TrainConfig, fit, kl_weight, latent_weighting
 from ppl_vae.runs import pair
 
 DIM = 20

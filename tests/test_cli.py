@@ -143,7 +143,7 @@ def test_a_damaged_json_file_is_named(tmp_path, capsys):
     (["--code-range", "1"], "--code-range: not an option of --guide gaussian (its options: --corrupt); --code-range is of --guide delta"),
     (["--model", "ae", "--corrupt", "blur:1"], "--corrupt 'blur:1': expected mask:P"),
     (["--model", "ae", "--corrupt", "mask:1"], "--corrupt 'mask:1': expected mask:P with 0 <= P < 1"),
-    (["--tc-weight", "6"], "--tc-weight 6: weighs a part of the KL term of --elbo tcvae; this run's ELBO is meanfield"),
+    (["--tc-weight", "6"], "--tc-weight 6: an option of --elbo tcvae; this run's ELBO is meanfield (add --elbo tcvae)"),
     (["--guide", "factor-vae", "--discriminator-betas", "0.5"], "--discriminator-betas takes two numbers in [0, 1)"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, flags, message):

@@ -17,7 +17,7 @@ from ppl_vae.cli import build_parser, main
 from ppl_vae.evaluate import log_likelihood, mean_elbo, traces
 from ppl_vae.likelihoods import Likelihood
 from ppl_vae.pairs import check_pair
-from ppl_vae.train import make_elbo
+from ppl_vae.objectives import make_elbo
 from ppl_vae.variants import GUIDES, VARIANTS
 
 README = Path(__file__).parent.parent / "README.md"
