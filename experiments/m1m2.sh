@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 evaluate() { $PY run.py evaluate "runs/$1" --iw-samples 0; }
 $PY run.py train --model vae --hidden 500 500 --latent 50 --epochs 100 --name m1-500 --seed 0 --overwrite
-kingma=(--model m1m2 --m1 runs/m1-500 --labelled 100 --active 0.1 --sampled --hidden 300 --alpha 50 --batch-size 499
+kingma=(--model m1m2 --codes-of runs/m1-500 --labelled 100 --active-units 0.1 --sampled-codes --hidden 300 --alpha 50 --batch-size 499
         --lr 0.0003 --binarize none --seed 0 --overwrite)
 $PY run.py train "${kingma[@]}" --schedule every-step --labelled-batch 1 --epochs 116 --name m1m2k-100-s0
 evaluate m1m2k-100-s0

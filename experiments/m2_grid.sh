@@ -27,10 +27,10 @@ train m2-100-a460-z2 --model m2 --labelled 100 --alpha 460 --latent 2 --epochs 1
 # M1+M2: M1 is the 784-200-200-50 VAE of experiments/iwae_paper.sh, 100 epochs on the 60 000 training and
 # validation images (no labels); M2 on its codes
 [ -e runs/vae-100/checkpoint.pt ] || $PY run.py train --model vae --train-on-valid --epochs 100 --name vae-100
-train m1m2-100-s0 --model m1m2 --m1 runs/vae-100 --labelled 100 --epochs 16
-train m1m2-100-a4600 --model m1m2 --m1 runs/vae-100 --labelled 100 --alpha 4600 --epochs 12
+train m1m2-100-s0 --model m1m2 --codes-of runs/vae-100 --labelled 100 --epochs 16
+train m1m2-100-a4600 --model m1m2 --codes-of runs/vae-100 --labelled 100 --alpha 4600 --epochs 12
 for n in 100 600 1000 3000; do
-  train m1m2-$n-a460 --model m1m2 --m1 runs/vae-100 --labelled $n --alpha 460 --epochs 12
+  train m1m2-$n-a460 --model m1m2 --codes-of runs/vae-100 --labelled $n --alpha 460 --epochs 12
 done
 # The notes' experiment: 10 000 labels, the classifier alone, then with the VAE (M2)
 train classifier-10000 --model m2 --labelled 10000 --supervised-only --batch-size 100 --epochs 100

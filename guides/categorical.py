@@ -1,8 +1,10 @@
 """The categorical VAE's guide: q(z_i | x) = Categorical(softmax(logits_i(x))) for each of the latents, all logits
-from one encoder; relaxed while training, as the model's prior: the one-hot distribution is the model's own (nets.OneHot), so a
-temperature schedule sets both."""
+from one encoder; relaxed while training, as the model's prior: the one-hot distribution is the one the model shares
+(nets.OneHot), so a temperature schedule sets both."""
 import pyro
 from torch import nn
+
+from ppl_vae.pairs import Guide
 
 
 class CategoricalGuide(nn.Module):
@@ -21,5 +23,13 @@ class CategoricalGuide(nn.Module):
 
 
 def build(cfg, info):
-    model = info.model
-    return CategoricalGuide(info.encoder(model.latents * model.classes), model.one_hot, model.latents, model.classes)
+    """For a model whose site z holds one-hot latents (latents x classes) and that shares its relaxation."""
+    shape = info.latent("z").event_shape
+    if len(shape) != 2:
+        raise ValueError(f"the categorical guide infers z as latents x classes one-hot vectors; the model's z has "
+                         f"event shape {tuple(shape)}")
+    latents, classes = shape
+    return CategoricalGuide(info.encoder(latents * classes), info.share("one_hot"), latents, classes)
+
+
+GUIDES = {"categorical": Guide("categorical q(z_i | x), relaxed while training", build)}

@@ -6,6 +6,7 @@ import pyro
 from torch import nn
 
 from ppl_vae.nets import concat, diagonal_normal
+from ppl_vae.pairs import Guide
 
 
 def sample_z(encoder, x, y):
@@ -25,6 +26,10 @@ class ConditionalGuide(nn.Module):
 
 
 def build(cfg, info):
-    """For a model with classes (`num_classes`) and a latent vector z: the encoder reads [x, one-hot y]."""
-    model = info.model
-    return ConditionalGuide(info.encoder(2 * model.latent_dim, extra_inputs=model.num_classes))
+    """For a model given the labels and with a latent vector z: the encoder reads [x, one-hot y]."""
+    if not info.num_classes:
+        raise ValueError("the conditional guide reads the labels; this dataset has none")
+    return ConditionalGuide(info.encoder(2 * info.latent("z").event_shape[0], extra_inputs=info.num_classes))
+
+
+GUIDES = {"conditional": Guide("q(z | x, y) for a model with given classes", build)}

@@ -16,6 +16,7 @@ from torch import nn
 
 from ppl_vae.guides.gaussian import EncoderConfig
 from ppl_vae.options import option
+from ppl_vae.pairs import Guide
 
 
 class DeltaGuide(nn.Module):
@@ -40,3 +41,7 @@ class DeltaConfig(EncoderConfig):
 
 def build(cfg: DeltaConfig, info):
     return DeltaGuide(cfg.encoder(info, info.latent("z").event_shape[0]), cfg.code_range)
+
+
+GUIDES = {"delta": Guide("a point mass at the encoder's code: the model becomes an autoencoder (MAP codes)", build,
+                         DeltaConfig)}

@@ -19,6 +19,7 @@ from torch import nn
 from ppl_vae.guides.gaussian import EncoderConfig
 from ppl_vae.nets import diagonal_normal
 from ppl_vae.options import option
+from ppl_vae.pairs import Guide
 
 KINDS = ["i", "ii"]
 
@@ -61,3 +62,8 @@ class DIPVAEConfig(EncoderConfig):
 def build(cfg: DIPVAEConfig, info):
     lambda_d = cfg.lambda_d if cfg.lambda_d is not None else cfg.lambda_od * (10 if cfg.dip == "i" else 1)
     return DIPVAEGuide(cfg.encoder(info, 2 * info.latent("z").event_shape[0]), cfg.dip, cfg.lambda_od, lambda_d)
+
+
+GUIDES = {"dip-vae": Guide("DIP-VAE's: mean-field Gaussian q(z | x), and while training the covariance of q(z) (-I: "
+                           "of the encoder's means) pulled towards the identity (Kumar et al. 2018)", build,
+                           DIPVAEConfig)}

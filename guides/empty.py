@@ -2,6 +2,8 @@
 nothing, so the ELBO is the program's log-likelihood."""
 from torch import nn
 
+from ppl_vae.pairs import Guide
+
 
 class NoLatents(nn.Module):
     def forward(self, *args):
@@ -10,3 +12,6 @@ class NoLatents(nn.Module):
 
 def build(cfg, info):
     return NoLatents()
+
+
+GUIDES = {"none": Guide("nothing latent: the ELBO is the model's log-likelihood", build)}

@@ -25,6 +25,7 @@ from torch.func import functional_call
 from ppl_vae.guides.gaussian import EncoderConfig
 from ppl_vae.nets import diagonal_normal, mlp
 from ppl_vae.options import option
+from ppl_vae.pairs import Guide
 
 
 def permuted_units(z, generator=None):
@@ -82,3 +83,8 @@ def build(cfg: FactorVAEConfig, info):
     discriminator = mlp([latent_dim, *cfg.discriminator, 2], partial(nn.LeakyReLU, 0.2))
     adam = {"lr": cfg.discriminator_lr, "betas": tuple(cfg.discriminator_betas)}
     return FactorVAEGuide(encoder, discriminator, cfg.gamma, adam)
+
+
+GUIDES = {"factor-vae": Guide("FactorVAE's: mean-field Gaussian q(z | x), and while training its total correlation "
+                              "penalized by a discriminator trained alongside (Kim & Mnih 2018)", build,
+                              FactorVAEConfig)}

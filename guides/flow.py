@@ -21,6 +21,7 @@ from torch import nn
 from ppl_vae.guides.gaussian import EncoderConfig
 from ppl_vae.nets import diagonal_normal
 from ppl_vae.options import option
+from ppl_vae.pairs import Guide
 
 
 class FlowGuide(nn.Module):
@@ -56,3 +57,7 @@ def build(cfg: FlowConfig, info):
     latent_dim = info.latent("z").event_shape[0]
     return FlowGuide(cfg.encoder(info, 2 * latent_dim + cfg.context), latent_dim, cfg.context, cfg.flows,
                      cfg.flow_hidden)
+
+
+GUIDES = {"flow": Guide("a Gaussian pushed through inverse autoregressive flows conditioned on x (Kingma et al. "
+                        "2016)", build, FlowConfig)}

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ppl_vae.guides.gaussian import EncoderConfig
+from ppl_vae.pairs import Guide
 
 OFF_DIAGONAL = 0.1
 
@@ -51,3 +52,7 @@ class FullCovarianceGuide(nn.Module):
 def build(cfg: EncoderConfig, info):
     latent_dim = info.latent("z").event_shape[0]
     return FullCovarianceGuide(cfg.encoder(info, latent_dim + latent_dim * (latent_dim + 1) // 2), latent_dim)
+
+
+GUIDES = {"fullcov": Guide("full-covariance Gaussian q(z | x): the encoder gives the loc and a Cholesky factor", build,
+                           EncoderConfig)}

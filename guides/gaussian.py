@@ -12,6 +12,7 @@ from torch import nn
 
 from ppl_vae.nets import Corrupted, diagonal_normal
 from ppl_vae.options import Options, option
+from ppl_vae.pairs import Guide
 
 
 class GaussianGuide(nn.Module):
@@ -40,3 +41,6 @@ class EncoderConfig(Options):
 
 def build(cfg: EncoderConfig, info):
     return GaussianGuide(cfg.encoder(info, 2 * info.latent("z").event_shape[0]))
+
+
+GUIDES = {"gaussian": Guide("mean-field Gaussian q(z | x) from an encoder", build, EncoderConfig)}

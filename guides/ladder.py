@@ -6,17 +6,17 @@ top-down one of the generative model given the layer above (its prior):
     q(z_L | x) = q̂_L
     q(z_l | z_(l+1), x) ∝ q̂_l(z_l) · p(z_l | z_(l+1))                                    l = L-1, ..., 1
 
-The prior's networks p(z_l | z_(l+1)) are the model's `top_down` (HierarchicalVAE), shared: the guide registers them
-under the model's name, so one set of parameters serves both programs. The bottom-up pass has the sizes of the
-model's layers (models/hierarchical.py, LadderConfig): d_0 = x -> d_1 -> ... with hidden[l-1] units in d_l.
+The prior's networks p(z_l | z_(l+1)) are the model's top-down path, which it shares (ModelInfo.shared): the guide
+registers them under the model's name, so one set of parameters serves both programs. The bottom-up pass and the
+heads are the model's mirrored encoder of each layer (models/hierarchical.py, ladder_encoder): d_0 = x -> d_1 -> ...
+with hidden[l-1] units in d_l.
 """
-import math
-
 import pyro
 import pyro.distributions as dist
 from torch import nn
 
 from ppl_vae.nets import diagonal_normal
+from ppl_vae.pairs import Guide
 
 
 def precision_weighted(a: dist.Normal, b: dist.Normal) -> dist.Normal:
@@ -51,8 +51,11 @@ class LadderGuide(nn.Module):
 
 
 def build(cfg, info):
-    m = info.config
-    inputs = [math.prod(info.image_shape), *m.hidden[:-1]]
-    bottom_up = nn.ModuleList(m.layer([n_in, *[h] * m.depth], activate_last=True) for n_in, h in zip(inputs, m.hidden))
-    heads = nn.ModuleList(nn.Linear(h, 2 * z) for h, z in zip(m.hidden, m.latents))
-    return LadderGuide(bottom_up, heads, info.model.top_down)
+    """The model's mirrored encoder of each layer, its deterministic units and its head run apart (the model's
+    ladder_encoder), and the model's top-down path, which it shares."""
+    bottom_up, heads = zip(*(info.encoder(2 * size, layer=layer) for layer, size in enumerate(info.layers(), start=1)))
+    return LadderGuide(nn.ModuleList(bottom_up), nn.ModuleList(heads), info.share("top_down"))
+
+
+GUIDES = {"ladder": Guide("the Ladder VAE's top-down guide, merging bottom-up and generative Gaussians by precision",
+                          build)}

@@ -3,8 +3,9 @@
     q(y | x) = Categorical(softmax(classifier(x)))         only when y is not observed; summed, not sampled
     q(z | x, y) = Normal(loc(x, y), diag(scale(x, y)^2))   (guides/conditional.py)
 
-`config_enumerate` marks y for parallel enumeration, so TraceEnum_ELBO sums the ELBO over the ten classes weighted
-by q(y | x), with q's entropy: the unlabelled bound U(x) of Kingma's eq. 7, exactly.
+`config_enumerate` marks y for parallel enumeration, so TraceEnum_ELBO sums the ELBO over the classes weighted by
+q(y | x), with q's entropy: the unlabelled bound U(x) of Kingma's eq. 7, exactly. The classification term of the
+semi-supervised scheme reads q(y | x) at the site y (schemes.semi_supervised).
 """
 import pyro
 import pyro.distributions as dist
@@ -12,6 +13,7 @@ from pyro.infer import config_enumerate
 from torch import nn
 
 from ppl_vae.guides.conditional import sample_z
+from ppl_vae.pairs import Guide
 
 
 class M2Guide(nn.Module):
@@ -29,16 +31,12 @@ class M2Guide(nn.Module):
                 y = pyro.sample("y", dist.OneHotCategorical(logits=self.classifier(x)))
             sample_z(self.encoder, x, y)
 
-    def classify(self, x, y):
-        """The classification term of Kingma et al.'s eq. 9 as a program of its own: log q(y | x) of the given labels,
-        observed; trained with an empty guide and weighted alpha by poutine.scale."""
-        pyro.module("classifier", self.classifier)
-        with pyro.plate("data", x.shape[0], device=x.device):
-            pyro.sample("y_classified", dist.OneHotCategorical(logits=self.classifier(x)), obs=y)
-
 
 def build(cfg, info):
-    """For a model with classes (`num_classes`) or clusters and a latent z: the classifier and the class-conditional
+    """For a model with a one-hot class or cluster y and a latent z: the classifier and the class-conditional
     encoder, both the model's mirrored encoder."""
-    model, latent_dim = info.model, info.config.latent
-    return M2Guide(info.encoder(model.num_classes), info.encoder(2 * latent_dim, extra_inputs=model.num_classes))
+    classes, latent_dim = info.latent("y").event_shape[-1], info.latent("z").event_shape[0]
+    return M2Guide(info.encoder(classes), info.encoder(2 * latent_dim, extra_inputs=classes))
+
+
+GUIDES = {"m2": Guide("a classifier q(y | x), enumerated, and q(z | x, y)", build)}

@@ -9,32 +9,8 @@ so the guide learns only how the data move each prior, and KL(q || p) depends on
 import pyro
 from torch import nn
 
-from ppl_vae.nets import ResidualCell, TopDown, concat, images, log_scale_normal
-
-
-class BottomUp(nn.Module):
-    """x -> one feature map per group, top group first: a strided convolution to half the image, then per scale,
-    finest first, `cells` residual cells per group (a feature map after each group's), and a strided convolution to
-    the next scale."""
-
-    def __init__(self, groups, channels, cells, image_shape):
-        super().__init__()
-        self.image_shape = tuple(image_shape)
-        self.stem = images(nn.Conv2d(1, channels, 4, stride=2, padding=1))
-        self.groups = nn.ModuleList(images(*(ResidualCell(channels) for _ in range(cells)))
-                                    for _ in range(sum(groups)))
-        self.downsamplers = nn.ModuleList(images(nn.Conv2d(channels, channels, 4, stride=2, padding=1))
-                                          for _ in groups[1:])
-        self.scale_starts = [sum(groups[scale:]) for scale in range(1, len(groups))]  # counted from the bottom
-
-    def forward(self, x):
-        d, features = self.stem(x.unflatten(-1, self.image_shape).unsqueeze(-3)), []
-        for index, group in enumerate(self.groups):
-            if index in self.scale_starts:
-                d = self.downsamplers[self.scale_starts.index(index)](d)
-            d = group(d)
-            features.append(d)
-        return features[::-1]
+from ppl_vae.nets import BottomUp, TopDown, concat, images, log_scale_normal
+from ppl_vae.pairs import Guide
 
 
 class NVAEGuide(nn.Module):
@@ -58,8 +34,13 @@ class NVAEGuide(nn.Module):
 
 
 def build(cfg, info):
-    """The model's top-down path, and a bottom-up pass and posterior heads of its sizes (models/nvae.py, NVAEConfig)."""
-    m, top_down = info.config, info.model.top_down
-    posteriors = nn.ModuleList(images(nn.ELU(), nn.Conv2d(2 * m.width, 2 * m.latent_channels, 3, padding=1))
-                               for _ in top_down.latent_shapes)
-    return NVAEGuide(BottomUp(m.groups, m.width, m.cells, info.image_shape), posteriors, top_down)
+    """The model's top-down path, which it shares; its mirrored encoder (a bottom-up pass of as many channels as the
+    path, nets.BottomUp); and a posterior head per group, from the group's feature map and h to its latent channels."""
+    top_down = info.share("top_down")
+    heads = [images(nn.ELU(), nn.Conv2d(2 * top_down.channels, 2 * shape[0], 3, padding=1))
+             for shape in top_down.latent_shapes]
+    return NVAEGuide(info.encoder(top_down.channels), nn.ModuleList(heads), top_down)
+
+
+GUIDES = {"nvae": Guide("NVAE's guide: groups drawn top-down through the model's path, each relative to its prior",
+                        build)}

@@ -16,6 +16,7 @@ import pyro.distributions as dist
 from torch import nn
 
 from ppl_vae.options import Options, option
+from ppl_vae.pairs import Guide
 
 
 class VQGuide(nn.Module):
@@ -49,6 +50,9 @@ class VQGuideConfig(Options):
 
 
 def build(cfg: VQGuideConfig, info):
-    """The model's codebook, and its mirrored encoder to maps of code vectors."""
-    codebook = info.model.codebook
-    return VQGuide(info.encoder(codebook.vectors.shape[1]), codebook, cfg.commitment)
+    """The codebook the model shares, and its mirrored encoder to maps of code vectors (D of the site z_q)."""
+    return VQGuide(info.encoder(info.latent("z_q").event_shape[0]), info.share("codebook"), cfg.commitment)
+
+
+GUIDES = {"vq": Guide("the nearest code, straight-through, with the codebook and commitment terms", build,
+                      VQGuideConfig)}

@@ -6,7 +6,8 @@ CVAE:      z | x_seen ~ Normal(prior_net(x_seen))             a learned, conditi
            x_hidden | z, x_seen ~ likelihood(decoder(z, x_seen))
 Baseline:  x_hidden | x_seen ~ likelihood(net(x_seen))        a deterministic network, nothing latent
 
-The networks see x_seen as the image with its hidden pixels set to -1, as the tutorial does.
+The networks see x_seen as the image with its hidden pixels set to -1, as the tutorial does. The model's boolean
+`seen` buffer declares which pixels are seen: a run of it pictures completions rather than samples.
 """
 import math
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from torch import nn
 from ppl_vae.likelihoods import LikelihoodConfig
 from ppl_vae.nets import concat, diagonal_normal, mlp
 from ppl_vae.options import option
+from ppl_vae.pairs import Variant
+from ppl_vae.schemes import EARLY_STOPPING
 
 # the quadrants seen for 1, 2 and 3 of them: bottom-left; the left half; all but bottom-right (Pyro's tutorial)
 SEEN = {1: ["bottom-left"], 2: ["top-left", "bottom-left"], 3: ["top-left", "top-right", "bottom-left"]}
@@ -90,19 +93,28 @@ class CompletionConfig(BaselineConfig):
     latent: int = option(200, "latent dimension", minimum=1)
 
 
-def build(cfg: CompletionConfig, image_shape):
-    data_dim = math.prod(image_shape)
+def build(cfg: CompletionConfig, data):
+    data_dim = math.prod(data.image_shape)
     prior_net = mlp([data_dim, *cfg.hidden, 2 * cfg.latent], nn.ReLU)
     decoder = mlp([cfg.latent + data_dim, *cfg.hidden, data_dim], nn.ReLU)
-    return CompletionCVAE(prior_net, decoder, image_shape, cfg.quadrants, cfg.likelihood_module())
+    return CompletionCVAE(prior_net, decoder, data.image_shape, cfg.quadrants, cfg.likelihood_module())
 
 
-def build_baseline(cfg: BaselineConfig, image_shape):
-    data_dim = math.prod(image_shape)
-    return CompletionBaseline(mlp([data_dim, *cfg.hidden, data_dim], nn.ReLU), image_shape, cfg.quadrants,
+def build_baseline(cfg: BaselineConfig, data):
+    data_dim = math.prod(data.image_shape)
+    return CompletionBaseline(mlp([data_dim, *cfg.hidden, data_dim], nn.ReLU), data.image_shape, cfg.quadrants,
                               cfg.likelihood_module())
 
 
 def encoder(cfg: CompletionConfig, image_shape, out_dim, extra_inputs=0):
     """q(z | x) sees the whole image."""
     return mlp([math.prod(image_shape) + extra_inputs, *cfg.hidden, out_dim], nn.ReLU)
+
+
+VARIANTS = {
+    "completion": Variant(build, "image completion: the hidden quadrants drawn from p(x_hidden | z, x_seen), z from a "
+                          "prior conditioned on the seen ones (Sohn et al. 2015)", CompletionConfig, "gaussian",
+                          encoder, EARLY_STOPPING),
+    "completion-nn": Variant(build_baseline, "image completion by a deterministic network, the CVAE's baseline",
+                             BaselineConfig, "none", encoder, EARLY_STOPPING),
+}

@@ -4,7 +4,8 @@ one of its variables,
     z ~ Normal(0, I)                               the style
     x | y, z ~ likelihood(decoder(z, y))           one factor per pixel
 
-so p(x | y) = E_p(z)[p(x | y, z)] is what the importance-weighted evaluator estimates. y is one-hot.
+so p(x | y) = E_p(z)[p(x | y, z)] is what the importance-weighted evaluator estimates. y is one-hot, of the data's
+classes. The model requires y, so every step is given the labels (schemes.labelled).
 """
 import math
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from torch import nn
 from ppl_vae.likelihoods import LikelihoodConfig
 from ppl_vae.nets import concat, mlp
 from ppl_vae.options import option
+from ppl_vae.pairs import Variant
 
 
 class CVAE(nn.Module):
@@ -40,10 +42,18 @@ class CVAEConfig(LikelihoodConfig):
                                "mirrors them", minimum=1)
 
 
-def build(cfg: CVAEConfig, image_shape, num_classes=10):
-    decoder = mlp([cfg.latent + num_classes, *reversed(cfg.hidden), math.prod(image_shape)], nn.Softplus)
-    return CVAE(decoder, cfg.latent, num_classes, cfg.likelihood_module())
+def build(cfg: CVAEConfig, data):
+    if not data.num_classes:
+        raise ValueError("the CVAE is conditioned on the labels; this dataset has none")
+    decoder = mlp([cfg.latent + data.num_classes, *reversed(cfg.hidden), math.prod(data.image_shape)], nn.Softplus)
+    return CVAE(decoder, cfg.latent, data.num_classes, cfg.likelihood_module())
 
 
 def encoder(cfg: CVAEConfig, image_shape, out_dim, extra_inputs=0):
     return mlp([math.prod(image_shape) + extra_inputs, *cfg.hidden, out_dim], nn.Softplus)
+
+
+VARIANTS = {
+    "cvae": Variant(build, "label-conditional VAE: p(x | y, z) with q(z | x, y), y given (Sohn et al. 2015)", CVAEConfig,
+                    "conditional", encoder),
+}

@@ -1,11 +1,12 @@
 """The M2 model of Kingma et al. 2014 (sec. 3.1.2), a generative program over an image and its class:
 
-    y ~ Categorical(1/10)                          observed when the image is labelled, latent otherwise
+    y ~ Categorical(1/C)                           observed when the image is labelled, latent otherwise
     z ~ Normal(0, I)                               the style, independent of the class
     x | y, z ~ likelihood(decoder(z, y))           one factor per pixel (Bernoulli by default)
             or Normal(decoder(z, y))               M1+M2 (sec. 3.1.3): x is the code of an image under a trained VAE
 
-The class is a one-hot vector, so the decoder reads [z, y] and Pyro enumerates y by its support.
+The class is a one-hot vector of the data's C classes, so the decoder reads [z, y] and Pyro enumerates y by its
+support. It trains semi-supervised (schemes.semi_supervised); M1+M2 on the codes of a trained run (--codes-of).
 """
 import math
 from dataclasses import dataclass
@@ -17,8 +18,8 @@ from torch import nn
 from ppl_vae.likelihoods import LikelihoodConfig
 from ppl_vae.nets import concat, diagonal_normal, init_hidden_normal_, mlp
 from ppl_vae.options import Options, option
-
-SCHEDULES = ("spread", "every-step", "oversampled")
+from ppl_vae.pairs import Variant
+from ppl_vae.schemes import SEMI_SUPERVISED
 
 
 class M2(nn.Module):
@@ -38,62 +39,55 @@ class M2(nn.Module):
 
 
 @dataclass
-class SemiSupervisedConfig(Options):
+class M1M2Config(Options):
     # Defaults: Kingma et al. 2014's M2 as in Pyro's example: one hidden layer of 500 softplus units in each network,
     # 50 latent units.
     latent: int = option(50, "latent dimension", minimum=1)
     hidden: list[int] = option([500], "hidden layer sizes of the MLPs (softplus), encoder side first; the decoder "
                                "mirrors them", minimum=1)
-    labelled: int = option(3000, "labelled training images, as many of each class, drawn with --seed", minimum=1)
-    labelled_batch: int = option(100, "labelled images in each labelled step", minimum=1)
-    alpha: float = option(46.0, "weight of the classification term alpha log q(y | x) per labelled image (Kingma et "
-                          "al.'s eq. 9; Pyro's example: 46)", minimum=0)
     # At N = 100 the initialization matters: with PyTorch's default validation accuracy stalled near 0.60 (the decoder
     # learns to draw digits from z alone before the classes mean anything).
     init_std: float = option(0.001, "the hidden layers' weights and biases drawn from Normal(0, S^2), the output "
-                             "layers left at PyTorch's default (Pyro's example: 0.001); 0: PyTorch's default for all",
+                             "layer left at PyTorch's default (Pyro's example: 0.001); 0: PyTorch's default for all",
                              minimum=0)
-    schedule: str = option("spread", "how the labelled images meet the unlabelled ones: spread, a pass of labelled "
-                           "batches per epoch spread evenly among the unlabelled steps (Pyro's example); every-step, "
-                           "a labelled batch in every step, the labelled set cycled and its terms weighted so that "
-                           "an epoch's objective is the same (Kingma et al.'s code); oversampled, the same steps "
-                           "with each labelled image weighted as an unlabelled one, so the labelled set counts as "
-                           "often per epoch as it is seen", choices=SCHEDULES)
-    supervised_only: bool = option(False, "train on the labelled images alone: the classifier learns from alpha "
-                                   "log q(y | x) only (the labelled ELBO does not involve q(y | x)), a supervised "
-                                   "baseline")
 
 
 @dataclass
-class M2Config(SemiSupervisedConfig, LikelihoodConfig):
+class M2Config(M1M2Config, LikelihoodConfig):
     pass
 
 
-@dataclass
-class M1M2Config(SemiSupervisedConfig):
-    m1: str = option("", "M1+M2: the run folder of the trained VAE whose codes (the means of its q(z1 | x)) M2 sees")
-    active: float = option(0.0, "keep only M1's active units, whose means of q(z1 | x) vary over the training images "
-                           "with a standard deviation above this (Kingma et al.'s code: 0.1); 0 keeps every unit",
-                           minimum=0)
-    sampled: bool = option(False, "each training batch sees a fresh draw z1 ~ q(z1 | x) of its images (Kingma et "
-                           "al.'s code), not the means; validation and test see the means")
-
-
-def initialized(cfg: SemiSupervisedConfig, net):
+def initialized(cfg: M1M2Config, net):
     return init_hidden_normal_(net, cfg.init_std) if cfg.init_std else net
 
 
-def build(cfg: M2Config, image_shape, num_classes=10):
-    decoder = mlp([cfg.latent + num_classes, *reversed(cfg.hidden), math.prod(image_shape)], nn.Softplus)
-    return M2(initialized(cfg, decoder), cfg.latent, num_classes, cfg.likelihood_module())
+def classes_of(data):
+    if not data.num_classes:
+        raise ValueError("M2's class y takes the labels' values; this dataset has no labels")
+    return data.num_classes
 
 
-def build_m1m2(cfg: M1M2Config, image_shape, num_classes=10):
-    """M2 with Gaussian features: image_shape is that of the codes, (latent,); the decoder gives a loc and a raw
-    scale per feature."""
-    decoder = mlp([cfg.latent + num_classes, *reversed(cfg.hidden), 2 * math.prod(image_shape)], nn.Softplus)
-    return M2(initialized(cfg, decoder), cfg.latent, num_classes, diagonal_normal)
+def build(cfg: M2Config, data):
+    decoder = mlp([cfg.latent + classes_of(data), *reversed(cfg.hidden), math.prod(data.image_shape)], nn.Softplus)
+    return M2(initialized(cfg, decoder), cfg.latent, classes_of(data), cfg.likelihood_module())
 
 
-def encoder(cfg: SemiSupervisedConfig, image_shape, out_dim, extra_inputs=0):
+def build_m1m2(cfg: M1M2Config, data):
+    """M2 with Gaussian features: the data are the codes of a trained run (--codes-of), of shape (latent,); the
+    decoder gives a loc and a raw scale per feature."""
+    decoder = mlp([cfg.latent + classes_of(data), *reversed(cfg.hidden), 2 * math.prod(data.image_shape)],
+                  nn.Softplus)
+    return M2(initialized(cfg, decoder), cfg.latent, classes_of(data), diagonal_normal)
+
+
+def encoder(cfg: M1M2Config, image_shape, out_dim, extra_inputs=0):
     return initialized(cfg, mlp([math.prod(image_shape) + extra_inputs, *cfg.hidden, out_dim], nn.Softplus))
+
+
+VARIANTS = {
+    "m2": Variant(build, "semi-supervised M2: the class observed when labelled, summed out by enumeration when not "
+                  "(Kingma et al. 2014)", M2Config, "m2", encoder, SEMI_SUPERVISED, train={"elbo": "enum"}),
+    "m1m2": Variant(build_m1m2, "M1+M2: M2 on the codes (means of q(z1 | x)) of a trained VAE, --codes-of RUN_DIR, "
+                    "with Gaussian features (Kingma et al. 2014)", M1M2Config, "m2", encoder, SEMI_SUPERVISED,
+                    train={"elbo": "enum"}),
+}

@@ -17,9 +17,13 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
+from ppl_vae.data import intensities
+from ppl_vae.evaluate import site_before
 from ppl_vae.likelihoods import LikelihoodConfig
 from ppl_vae.nets import mlp
-from ppl_vae.options import option
+from ppl_vae.options import Options, option
+from ppl_vae.pairs import Scheme, Variant, latent_sites
+from ppl_vae.train import Pretraining, Training
 
 
 class GaussianMixtureVAE(nn.Module):
@@ -43,6 +47,10 @@ class GaussianMixtureVAE(nn.Module):
             z = pyro.sample("z", dist.Normal(y @ self.cluster_locs, (y @ self.cluster_log_scales).exp()).to_event(1))
             pyro.sample("x", self.likelihood(self.decoder(z)).to_event(1), obs=x)
 
+    def shared(self):
+        """log p(y | z), which VaDE's guide reads as its q(y | x) (guides/vade.py)."""
+        return {"cluster_posterior": self.cluster_log_posterior}
+
     def cluster_log_posterior(self, z):
         """log p(y | z) up to a constant per z, for each cluster: log p(y) + log Normal(z; locs[y], scales[y]), z of
         shape (..., latent) -> (..., clusters)."""
@@ -63,8 +71,6 @@ class GaussianMixtureVAE(nn.Module):
 
 PRETRAIN_LOSSES = ["likelihood", "squared-error"]
 HIDDEN_HELP = "hidden layer sizes of the MLPs (ReLU), encoder side first; the decoder mirrors them"
-PRETRAIN_HELP = ("epochs of autoencoder pretraining (the vade guide's code and the decoder), after which the mixture "
-                 "is set to the k-means clusters of the codes (VaDE, Jiang et al. 2017); 0: none")
 
 
 @dataclass
@@ -73,7 +79,19 @@ class MixtureConfig(LikelihoodConfig):
     latent: int = option(10, "latent dimension", minimum=1)
     hidden: list[int] = option([500, 500], HIDDEN_HELP, minimum=1)
     learn_weights: bool = option(True, "uniform mixture weights, not learned", flag="--uniform-weights")
-    pretrain: int = option(0, PRETRAIN_HELP, minimum=0)
+
+
+@dataclass
+class VaDEConfig(MixtureConfig):
+    # VaDE's MNIST networks (Jiang et al. 2017, sec. 4.1): 784-500-500-2000-10 and its mirror, pretrained
+    hidden: list[int] = option([500, 500, 2000], HIDDEN_HELP, minimum=1)
+
+
+@dataclass
+class PretrainingConfig(Options):
+    pretrain: int = option(10, "epochs of autoencoder pretraining (the mean of the guide's q(z | x) and the "
+                           "decoder), after which the mixture is set to the k-means clusters of the codes (VaDE, "
+                           "Jiang et al. 2017); 0: none", minimum=0)
     # VaDE's reference code pretrains at 1e-3 and trains at 2e-3 (docs/discrete.md: at 2e-3 the pretraining's codes
     # start the clusters lower)
     pretrain_lr: float = option(0.0, "Adam learning rate of the pretraining; 0: the training's --lr", minimum=0)
@@ -83,17 +101,78 @@ class MixtureConfig(LikelihoodConfig):
                                 "decoder's mean to the grey pixels", choices=PRETRAIN_LOSSES)
 
 
-@dataclass
-class VaDEConfig(MixtureConfig):
-    # VaDE's MNIST networks (Jiang et al. 2017, sec. 4.1): 784-500-500-2000-10 and its mirror, pretrained
-    hidden: list[int] = option([500, 500, 2000], HIDDEN_HELP, minimum=1)
-    pretrain: int = option(10, PRETRAIN_HELP, minimum=0)
-
-
-def build(cfg: MixtureConfig, image_shape):
-    decoder = mlp([cfg.latent, *reversed(cfg.hidden), math.prod(image_shape)], nn.ReLU)
+def build(cfg: MixtureConfig, data):
+    decoder = mlp([cfg.latent, *reversed(cfg.hidden), math.prod(data.image_shape)], nn.ReLU)
     return GaussianMixtureVAE(decoder, cfg.latent, cfg.clusters, cfg.likelihood_module(), cfg.learn_weights)
 
 
 def encoder(cfg: MixtureConfig, image_shape, out_dim, extra_inputs=0):
     return mlp([math.prod(image_shape) + extra_inputs, *cfg.hidden, out_dim], nn.ReLU)
+
+
+def code(guide, x):
+    """The mean of the guide's q(z | x), read before z is drawn; refused where q(z | x) sees the cluster (a site
+    drawn before z, as M2's guide draws y)."""
+    site, before = site_before(guide, "z", x)
+    drawn = list(latent_sites(before))
+    if drawn:
+        raise ValueError(f"--pretrain needs a guide whose q(z | x) does not see the cluster; this guide draws "
+                         f"{', '.join(drawn)} first (try --guide vade)")
+    return site["fn"].mean
+
+
+def clusters_from_codes(cfg: PretrainingConfig, model, guide, data, seed):
+    """VaDE's initialization (Jiang et al. 2017, sec. 3.4), with cfg.pretrain epochs: first an autoencoder made of
+    the mean of the guide's q(z | x) and the model's decoder, trained on the model's likelihood or, as VaDE's code
+    does, on squared error to the grey pixels; then the mixture set to the k-means clusters of the training images'
+    codes; then SVI."""
+    if not cfg.pretrain:
+        return Training(data.batches)
+    squared_error = cfg.pretrain_loss == "squared-error"  # on grey pixels
+    code(guide, data.images["valid"][:1])  # the guide's q(z | x) must not see the cluster
+
+    def loss(model, guide, batch):
+        (x,) = batch
+        outputs = model.likelihood(model.decoder(code(guide, x))).to_event(1)
+        return (torch.nn.functional.mse_loss(outputs.mean, x) if squared_error else -outputs.log_prob(x).sum())
+
+    @torch.no_grad()
+    def finish(model, guide):
+        codes = torch.cat([code(guide, intensities(x)) for x in data.images["train"].split(1000)])  # of intensities
+        clusters = kmeans(codes.cpu(), model.num_classes, torch.Generator().manual_seed(seed))  # a CPU generator
+        model.fit_clusters(codes, clusters.to(codes.device))
+
+    return Training(data.batches, pretraining=Pretraining(
+        cfg.pretrain, loss, lambda batch_size: data.batches("train", batch_size, fresh=not squared_error), finish,
+        cfg.pretrain_lr or None))
+
+
+def kmeans(points, k, generator, iterations=100):
+    """The cluster of each point under Lloyd's k-means from k-means++ seeds (Arthur & Vassilvitskii 2007)."""
+    centres = points[torch.randint(len(points), (1,), generator=generator)]
+    for _ in range(k - 1):
+        nearest = torch.cdist(points, centres).min(dim=1).values
+        centres = torch.cat([centres, points[torch.multinomial(nearest ** 2, 1, generator=generator)]])
+    for _ in range(iterations):
+        assignments = torch.cdist(points, centres).argmin(dim=1)
+        moved = torch.stack([points[assignments == j].mean(0) if (assignments == j).any() else centres[j]
+                             for j in range(k)])
+        if torch.equal(moved, centres):
+            break
+        centres = moved
+    return assignments
+
+
+VARIANTS = {
+    "gmvae": Variant(build, "Gaussian-mixture VAE: a cluster y with a learned prior, z | y Gaussian, y summed out by "
+                     "enumeration in M2's guide", MixtureConfig, "m2", encoder,
+                     # a warm-up of the KL term over the first 10 epochs of 60 000 images: without it the clusters
+                     # collapsed into one (clustering accuracy 0.11 after 10 epochs; with it 0.43, measured)
+                     train={"elbo": "enum", "kl_anneal": 6000}),
+    "vade": Variant(build, "VaDE: the Gaussian-mixture VAE with q(y | x) = p(y | z), started from a pretrained "
+                    "autoencoder and the k-means clusters of its codes (Jiang et al. 2017)", VaDEConfig, "vade", encoder,
+                    Scheme("clusters-from-codes", "VaDE's start: --pretrain epochs of an autoencoder, then the "
+                           "mixture at the k-means clusters of its codes, then SVI", clusters_from_codes,
+                           PretrainingConfig),
+                    train={"elbo": "enum"}),
+}

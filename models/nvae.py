@@ -14,8 +14,9 @@ import pyro
 from torch import nn
 
 from ppl_vae.likelihoods import LikelihoodConfig
-from ppl_vae.nets import TopDown, log_scale_normal
+from ppl_vae.nets import BottomUp, TopDown, log_scale_normal
 from ppl_vae.options import option
+from ppl_vae.pairs import Variant
 
 
 class NVAE(nn.Module):
@@ -33,6 +34,10 @@ class NVAE(nn.Module):
                 h = self.top_down.absorb(group, h, z)
             pyro.sample("x", self.likelihood(self.top_down.pixels(h)).to_event(1), obs=x)
 
+    def shared(self):
+        """The generative top-down path, lent to the guide, which draws the groups from the same priors."""
+        return {"top_down": self.top_down}
+
 
 @dataclass
 class NVAEConfig(LikelihoodConfig):
@@ -44,5 +49,21 @@ class NVAEConfig(LikelihoodConfig):
                         minimum=1)
 
 
-def build(cfg: NVAEConfig, image_shape):
-    return NVAE(TopDown(cfg.groups, cfg.width, cfg.latent_channels, cfg.cells, image_shape), cfg.likelihood_module())
+def build(cfg: NVAEConfig, data):
+    return NVAE(TopDown(cfg.groups, cfg.width, cfg.latent_channels, cfg.cells, data.image_shape),
+                cfg.likelihood_module())
+
+
+def encoder(cfg: NVAEConfig, image_shape, out_dim, extra_inputs=0):
+    """The mirror of the top-down path: a bottom-up pass giving a feature map of out_dim channels per group."""
+    if extra_inputs:
+        raise ValueError("NVAE's bottom-up pass reads images alone, not extra inputs")
+    return BottomUp(cfg.groups, out_dim, cfg.cells, image_shape)
+
+
+VARIANTS = {
+    "nvae": Variant(build, "a small NVAE: groups of convolutional latents drawn top-down through residual cells, the "
+                    "guide relative to the prior (Vahdat & Kautz 2020)", NVAEConfig, "nvae", encoder,
+                    # warm-up of the KL term over the first 20 epochs of 50 000 images (NVAE: the first 30% of training)
+                    train={"kl_anneal": 10_000}),
+}

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ppl_vae.options import Options, option
+from ppl_vae.pairs import Variant
 from ppl_vae.text import BOS_ID, EOS_ID, PAD_ID, UNK_ID, lengths
 
 
@@ -77,10 +78,6 @@ class SentenceVAE(nn.Module):
         self.decoder = decoder
         self.latent_dim = latent_dim
         self.word_dropout = word_dropout
-
-    def blank(self, n):
-        """n empty sentences (<pad> only), for tracing the model's prior."""
-        return torch.full((n, 1), PAD_ID, dtype=torch.long, device=self.decoder.out.weight.device)
 
     def inputs(self, x):
         """The decoder's inputs: <bos> and the words shifted right, word-dropped while training."""
@@ -139,12 +136,27 @@ class SentenceEncoder(nn.Module):
         return self.out(torch.cat([h[0], h[1]], dim=-1))
 
 
-def build(cfg: SentenceVAEConfig, image_shape):
-    """image_shape: (longest sentence, vocabulary size), as the text dataset gives it."""
-    _, vocabulary_size = image_shape
+def build(cfg: SentenceVAEConfig, data):
+    """data.image_shape: (longest sentence, vocabulary size), as the text dataset gives it."""
+    _, vocabulary_size = data.image_shape
     decoder = SentenceDecoder(vocabulary_size, cfg.latent, cfg.embedding, cfg.units, cfg.z_every_step)
     return SentenceVAE(decoder, cfg.latent, cfg.word_dropout)
 
 
 def encoder(cfg: SentenceVAEConfig, image_shape, out_dim, extra_inputs=0):
     return SentenceEncoder(image_shape[1], cfg.embedding, cfg.units, out_dim)
+
+
+# Sentences: the Penn Treebank, batches of 32 sentences; the VAE's KL weight rises along Bowman et al.'s sigmoid over
+# the first 10 000 steps (about 8 epochs)
+TEXT = {"takes": "sentences", "data": {"dataset": "ptb"}, "train": {"batch_size": 32}}
+VARIANTS = {
+    "sentence-vae": Variant(build, "sentences (the Penn Treebank): an LSTM language model conditioned on z, read by a "
+                            "bidirectional LSTM encoder, with KL annealing and word dropout (Bowman et al. 2016)",
+                            SentenceVAEConfig, "gaussian", encoder,
+                            **{**TEXT, "train": {**TEXT["train"], "kl_anneal": 10_000, "kl_schedule": "sigmoid"}}),
+    "sentence-ae": Variant(build, "the sentence VAE's model with a point-mass guide: a sequence autoencoder (Bowman et "
+                           "al.'s contrast)", SentenceVAEConfig, "delta", encoder, **TEXT),
+    "lstm-lm": Variant(build, "the LSTM language model alone, no z: the sentence VAE's baseline (Bowman et al.'s "
+                       "Table 2)", LanguageModelConfig, "none", encoder, **TEXT),
+}

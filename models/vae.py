@@ -13,6 +13,7 @@ from torch import nn
 from ppl_vae.likelihoods import Likelihood, LikelihoodConfig
 from ppl_vae.nets import conv_decoder, conv_encoder, mlp
 from ppl_vae.options import option
+from ppl_vae.pairs import Variant
 
 NETS = ("mlp", "conv")
 
@@ -44,19 +45,27 @@ class VAEConfig(LikelihoodConfig):
                                  "encoder side first", minimum=1)
 
 
-def build(cfg: VAEConfig, image_shape):
+def build(cfg: VAEConfig, data):
     if cfg.net == "mlp":
-        decoder = mlp([cfg.latent, *reversed(cfg.hidden), math.prod(image_shape)])
+        decoder = mlp([cfg.latent, *reversed(cfg.hidden), math.prod(data.image_shape)])
     else:
-        decoder = conv_decoder(cfg.latent, cfg.channels, image_shape)
+        decoder = conv_decoder(cfg.latent, cfg.channels, data.image_shape)
     return VAE(decoder, cfg.latent, cfg.likelihood_module())
 
 
 def encoder(cfg: VAEConfig, image_shape, out_dim, extra_inputs=0):
     """The encoder that mirrors the decoder: [flat image, `extra_inputs` numbers] -> out_dim numbers (a guide's
-    parameters). A model module's `encoder` is what the guides that need one build (variants.py)."""
+    parameters), what the guides that need one build (pairs.ModelInfo.encoder)."""
     if cfg.net == "mlp":
         return mlp([math.prod(image_shape) + extra_inputs, *cfg.hidden, out_dim])
     if extra_inputs:
         raise ValueError("--net conv: the convolutional encoder reads images alone, not extra inputs")
     return conv_encoder(image_shape, cfg.channels, out_dim)
+
+
+VARIANTS = {
+    "vae": Variant(build, "Gaussian latent, Bernoulli pixels, mean-field Gaussian guide (Kingma & Welling 2014)",
+                   VAEConfig, "gaussian", encoder),
+    "ae": Variant(build, "the VAE's model with a point-mass guide: an autoencoder (MAP codes; --prior none: "
+                  "reconstruction only)", VAEConfig, "delta", encoder),
+}

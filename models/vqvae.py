@@ -22,6 +22,7 @@ from torch import nn
 from ppl_vae.likelihoods import LikelihoodConfig
 from ppl_vae.nets import FlatBatch, check_halvable, images, pixelcnn
 from ppl_vae.options import option
+from ppl_vae.pairs import Variant
 
 
 class Codebook(nn.Module):
@@ -137,6 +138,10 @@ class VQVAE(nn.Module):
             z_q = pyro.sample("z_q", dist.Delta(self.codebook(code), event_dim=3))
             pyro.sample("x", self.likelihood(self.decoder(z_q)).to_event(1), obs=x)
 
+    def shared(self):
+        """The codebook, which the guide quantizes to and moves (guides/vqvae.py)."""
+        return {"codebook": self.codebook}
+
 
 CODE_PRIORS = ("pixelcnn", "uniform")
 
@@ -157,8 +162,8 @@ class VQVAEConfig(LikelihoodConfig):
     prior_layers: int = option(5, "masked convolutions of the PixelCNN prior", minimum=1)
 
 
-def build(cfg: VQVAEConfig, image_shape):
-    grid = check_halvable(image_shape, len(cfg.channels))
+def build(cfg: VQVAEConfig, data):
+    grid = check_halvable(data.image_shape, len(cfg.channels))
     decoder = []
     for c_in, c_out in zip([1, *cfg.channels[:-1]], cfg.channels):
         decoder = [nn.ReLU(), nn.ConvTranspose2d(c_out, c_in, 4, stride=2, padding=1), *decoder]
@@ -176,3 +181,11 @@ def encoder(cfg: VQVAEConfig, image_shape, out_dim, extra_inputs=0):
         layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU()]
     return FlatBatch(nn.Sequential(nn.Unflatten(-1, (1, *image_shape)), *layers,
                                    nn.Conv2d(cfg.channels[-1], out_dim, 1)))
+
+
+VARIANTS = {
+    "vqvae": Variant(build, "VQ-VAE: a grid of discrete codes, nearest-code quantization with the straight-through "
+                     "gradient, a PixelCNN prior over the codes (van den Oord et al. 2017)", VQVAEConfig, "vq", encoder,
+                     # the guide's factors are sites the model lacks, which TraceMeanField_ELBO does not take
+                     train={"elbo": "trace"}),
+}

@@ -4,7 +4,6 @@ configuration to runs/<name>/config.json, from which it can be re-run or resumed
 ppl_vae/runs/'s."""
 import argparse
 import ctypes
-import math
 import sys
 from pathlib import Path
 
@@ -16,10 +15,10 @@ from ppl_vae import bounds, distributed, evaluate, figures, options, plots, rund
 from ppl_vae.data import DataConfig, DataError
 from ppl_vae.runs import configuration, life, report
 from ppl_vae.train import TrainConfig
-from ppl_vae.variants import GUIDES, VARIANTS
+from ppl_vae.variants import GUIDES, SCHEMES, VARIANTS, is_user_pair, lookup
 
 # the flags that name a run's pair or its source, which config.json holds for a resumed run
-DEFINING = ("model", "guide", "seed", "config")
+DEFINING = ("model", "guide", "scheme", "seed", "config")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -33,24 +32,45 @@ def no_owners(config_class):
     return []
 
 
-def build_parser():
+def user_pair(argv):
+    """The user's pair file that a train command line names (--model FILE.py:NAME, or the variant of --config's
+    file), whose options become flags of their own; None otherwise."""
+    if not argv or argv[0] != "train":
+        return None
+    before = argparse.ArgumentParser(add_help=False)
+    before.add_argument("--model")
+    before.add_argument("--config", type=Path)
+    known, _ = before.parse_known_args(argv[1:])
+    spec = known.model or (configuration.upgrade(rundir.read_json(known.config))["variant"] if known.config else None)
+    return spec if spec and is_user_pair(spec) else None
+
+
+def build_parser(argv=None):
+    """The command line's parser; for `train --model FILE.py:NAME` (argv), with the flags of that pair's options."""
     parser = OneLineParser(prog="run.py", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list", help="list the variants and the guides, one per line")
+    commands.add_parser("list", help="list the variants, the guides and the training schemes, one per line")
 
     train_cmd = commands.add_parser("train", help="train a pair; writes runs/<name>/")
-    train_cmd.add_argument("--model", default=argparse.SUPPRESS, metavar="VARIANT|FILE.py:build|module:build",
+    train_cmd.add_argument("--model", default=argparse.SUPPRESS, metavar="VARIANT|FILE.py:NAME|module:NAME",
                            help=f"a variant, a named default pair ({', '.join(VARIANTS)}; default "
-                                f"{configuration.DEFAULT_VARIANT}), or a user's file or module whose build(image_shape) "
-                                "returns (model, guide)")
+                                f"{configuration.DEFAULT_VARIANT}), or a user's file or module that declares a "
+                                "Variant NAME, or a build(image_shape) NAME that returns (model, guide) (docs/pairs.md)")
     train_cmd.add_argument("--guide", default=argparse.SUPPRESS, choices=list(GUIDES),
                            help="the guide, in place of the variant's own (python run.py list)")
+    train_cmd.add_argument("--scheme", default=argparse.SUPPRESS, choices=list(SCHEMES),
+                           help="how it trains, in place of the variant's own (python run.py list)")
+    spec = user_pair(argv)
+    declared = [lookup(spec).config] if spec and lookup(spec).config else []
     option_fields = {
         **options.add_flags(train_cmd, "train", [TrainConfig], no_owners),
         **options.add_flags(train_cmd, "data", [DataConfig], no_owners),
-        **options.add_flags(train_cmd, "model", list(dict.fromkeys(v.model.config for v in VARIANTS.values())),
-                            configuration.owners),
+        **(options.add_flags(train_cmd, "model", declared, no_owners, f"options of {spec}") if spec else
+           options.add_flags(train_cmd, "model", list(dict.fromkeys(v.config for v in VARIANTS.values() if v.config)),
+                             configuration.owners)),
         **options.add_flags(train_cmd, "guide", [g.config for g in GUIDES.values() if g.config], configuration.owners),
+        **options.add_flags(train_cmd, "scheme", [s.config for s in SCHEMES.values() if s.config],
+                            configuration.owners),
         **options.add_flags(train_cmd, "device", [life.DeviceConfig], no_owners),
         **options.add_flags(train_cmd, "processes", [distributed.ProcessesConfig], no_owners),
     }
@@ -123,12 +143,14 @@ def train_config(args):
     if args.config:
         config = configuration.upgrade(rundir.read_json(args.config))
         variant = given.get("model", config["variant"])
-        if variant != config["variant"] or given.get("guide", config["guide"]["name"]) != config["guide"]["name"]:
-            # another pair: its own defaults for the programs, the file's for data and training
-            config = {**configuration.configure(variant, given.get("guide")), "data": config["data"], "train": config["train"],
-                      "seed": config["seed"]}
+        if (variant, given.get("guide", config["guide"]["name"]), given.get("scheme", config["scheme"]["name"])) != (
+                config["variant"], config["guide"]["name"], config["scheme"]["name"]):
+            # another pair or scheme: its own defaults for the programs and the scheme, the file's for data and training
+            config = {**configuration.configure(variant, given.get("guide"), scheme=given.get("scheme")),
+                      "data": config["data"], "train": config["train"], "seed": config["seed"]}
     else:
-        config = configuration.configure(given.get("model", configuration.DEFAULT_VARIANT), given.get("guide"))
+        config = configuration.configure(given.get("model", configuration.DEFAULT_VARIANT), given.get("guide"),
+                                         scheme=given.get("scheme"))
     for section, values in sections.items():
         if section in configuration.SECTIONS:  # the rest (device, processes) say where it runs, not what
             configuration.update(config, section, values)
@@ -253,8 +275,7 @@ def cmd_sample(args):
     config, model, _, _ = life.load_run(args.run_dir, device, with_data=False)
     figures.require_images(config, args.run_dir)
     torch.manual_seed(cfg.seed)
-    life.save_samples(output, model, cfg.label, cfg.n, math.prod(config["image_shape"]), config["image_shape"],
-                      device)
+    life.save_samples(output, model, cfg.label, cfg.n, configuration.data_info(config), device)
     print(f"wrote {output}")
     return 0
 
@@ -304,12 +325,16 @@ def cmd_plot(args):
 
 
 def cmd_list(args):
-    print("variants (--model NAME: a model with its default guide):")
+    print("variants (--model NAME: a model with its default guide and scheme):")
     for name, variant in VARIANTS.items():
-        print(f"  {name:14s} {variant.summary} [guide: {variant.guide}]")
+        scheme = f", scheme: {variant.scheme.name}" if variant.scheme else ""
+        print(f"  {name:14s} {variant.summary} [guide: {variant.guide}{scheme}]")
     print("guides (--guide NAME):")
     for name, guide in GUIDES.items():
         print(f"  {name:14s} {guide.summary}")
+    print("training schemes (--scheme NAME):")
+    for name, scheme in SCHEMES.items():
+        print(f"  {name:20s} {scheme.summary}")
     return 0
 
 
@@ -332,13 +357,15 @@ def tune_malloc():
 
 def main(argv=None):
     tune_malloc()
-    args = build_parser().parse_args(argv)
-    command = {"list": cmd_list, "train": cmd_train, "evaluate": cmd_evaluate, "bounds": cmd_bounds,
-               "sample": cmd_sample,
-               "reconstruct": cmd_reconstruct, "interpolate": cmd_interpolate, "plot": cmd_plot}[args.command]
+    argv, args = sys.argv[1:] if argv is None else argv, None
     try:
+        args = build_parser(argv).parse_args(argv)
+        command = {"list": cmd_list, "train": cmd_train, "evaluate": cmd_evaluate, "bounds": cmd_bounds,
+                   "sample": cmd_sample, "reconstruct": cmd_reconstruct, "interpolate": cmd_interpolate,
+                   "plot": cmd_plot}[args.command]
         return command(args)
     except (DataError, OSError, ValueError) as e:  # OSError: a file or folder missing, in the way or not writable
         if distributed.is_lead():  # the other processes of a data-parallel run stop on the same error, silently
-            print(f"run.py {args.command}: error: {e}", file=sys.stderr)
+            command = args.command if args else argv[0]  # (the parser is built for a user's pair: a refusal there)
+            print(f"run.py {command}: error: {e}", file=sys.stderr)
         return 2

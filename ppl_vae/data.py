@@ -66,6 +66,14 @@ class DataConfig(Options):
                             "(0: every training word)", minimum=0)
     max_length: int = option(0, "sentences: training sentences longer than this many words are dropped (0: none)",
                              minimum=0)
+    # M1+M2 (Kingma et al. 2014, sec. 3.1.3): M2 on the codes of M1, a trained VAE
+    codes_of: str = option("", "train on the codes of this trained run instead of the images: the means of its "
+                           "guide's q(z | x) (M1+M2: M2 on the codes of a trained VAE)", metavar="RUN_DIR")
+    active_units: float = option(0.0, "with --codes-of: keep only the units whose means vary over the training images "
+                                 "with a standard deviation above this (Kingma et al.'s code: 0.1); 0 keeps every unit",
+                                 minimum=0)
+    sampled_codes: bool = option(False, "with --codes-of: each training batch sees a fresh draw z ~ q(z | x) of its "
+                                 "images (Kingma et al.'s code), not the means; validation and test see the means")
 
 
 # ---------------------------------------------------------------- reading arrays: split -> (images, labels) in numpy
@@ -340,7 +348,7 @@ class Dataset:
             self.labels[name] = torch.from_numpy(y).to(device)
             self.factors[name] = torch.from_numpy(factors).to(device)
         self.dim = sizes.pop()
-        self.code_sds = None  # M1+M2's sampled codes (encoded)
+        self.code_sds = None  # the standard deviations of codes drawn afresh for each batch (encoded)
 
     def batches(self, split, batch_size, shuffle=True, labels=False, indices=None, fresh=True):
         """Batches from one split by (shuffled) index, each a tuple of the program's arguments: (images,), or
@@ -359,7 +367,7 @@ class Dataset:
             if fresh and self.binarize == "dynamic":
                 x = torch.bernoulli(x)
             elif fresh and self.code_sds is not None:
-                x = torch.normal(x, self.code_sds[index])  # a fresh z1 ~ q(z1 | x) of M1+M2
+                x = torch.normal(x, self.code_sds[index])  # a fresh code z ~ q(z | x)
             yield (x, self.one_hot(self.labels[split][index])) if labels else (x,)
 
     def factor_sample(self, size=FACTOR_IMAGES):
@@ -370,11 +378,12 @@ class Dataset:
         return order.sort().values.to(self.images["train"].device)
 
     def encoded(self, encode, active=0.0, sampled=False):
-        """This dataset with every split's images replaced by their codes (M1+M2): encode(images) gives the means and
-        standard deviations of q(z1 | x), (N, D') each; codes are never binarized. active > 0 keeps only the units
-        whose means vary over the training images with a standard deviation above it (Kingma et al.'s code: 0.1); the
-        rest are the prior's and say nothing of the image. sampled: every training batch draws its codes afresh from
-        q(z1 | x), as their code does (and as dynamic binarization draws pixels); the other splits are the means."""
+        """This dataset with every split's images replaced by their codes (--codes-of; M1+M2's): encode(images) gives
+        the means and standard deviations of q(z | x), (N, D') each; codes are never binarized. active > 0 keeps only
+        the units whose means vary over the training images with a standard deviation above it (Kingma et al.'s code:
+        0.1); the rest are the prior's and say nothing of the image. sampled: every training batch draws its codes
+        afresh from q(z | x), as their code does (and as dynamic binarization draws pixels); the other splits are the
+        means."""
         codes = copy.copy(self)
         moments = {split: encode(images) for split, images in self.images.items()}
         spread = moments["train"][0].std(dim=0)

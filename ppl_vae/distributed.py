@@ -72,7 +72,7 @@ def is_lead():
 
 def shardable(training, data):
     """Why the variant's training cannot be sharded, or None: only SVI over the training images' batches is."""
-    if training.initialize is not None:
+    if training.pretraining is not None:
         return "it starts from a pretraining run in one process (--pretrain 0 to skip it)"
     if training.step_batches is not None:
         return "its steps draw labelled and unlabelled batches on a schedule of their own"

@@ -16,6 +16,7 @@ from pyro.ops import packed
 from pyro.ops.contract import contract_to_tensor
 from pyro.ops.rings import LogRing
 from pyro.poutine.enum_messenger import EnumMessenger
+from pyro.poutine.runtime import NonlocalExit
 from pyro.poutine.util import prune_subsample_sites
 
 from ppl_vae.decomposition import latent_kl_terms
@@ -49,11 +50,23 @@ def mean_reconstruction(model, guide, batches):
     return total / count
 
 
+def site_before(program, site, *args):
+    """The message of `site` as `program` reaches it, before anything is drawn there (q(y | x) read without drawing
+    y), and the trace of the sites before it."""
+    traced = poutine.trace(poutine.escape(program, lambda msg: msg["name"] == site))
+    try:
+        traced(*args)
+    except NonlocalExit as exit:
+        return exit.site, traced.msngr.trace
+    raise ValueError(f"the program has no site {site!r}")
+
+
 def class_distributions(guide, images, site="y", batch_size=1000):
-    """The guide's q(y | x) at `site` for each batch of `batch_size` images, in order (no gradients)."""
+    """The guide's q(y | x) at `site` for each batch of `batch_size` images, in order (no gradients, nothing
+    drawn)."""
     for x in images.split(batch_size):
         with torch.no_grad():
-            yield poutine.trace(guide).get_trace(x).nodes[site]["fn"]
+            yield site_before(guide, site, x)[0]["fn"]
 
 
 def predictions(guide, images, site="y"):

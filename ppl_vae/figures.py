@@ -1,6 +1,5 @@
 """Pictures of trained runs side by side, one panel per run (`run.py plot`): which picture a run's pair can have,
 and what each panel shows. The drawing itself is plots.py's."""
-import inspect
 from functools import partial
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from pyro import poutine
 from ppl_vae import disentanglement, evaluate, plots
 from ppl_vae.runs import configuration, life, report
 from ppl_vae.data import intensities
-from ppl_vae.pairs import latent_sites
+from ppl_vae.pairs import latent_sites, positional, takes_labels
 from ppl_vae.pca import PCA
 
 KINDS = {
@@ -40,10 +39,10 @@ def code_size(kind, run_dir, config, model, guide, test_images):
     """The size of the run's code z for a picture of the codes, with one clear line where the pair cannot have the
     picture of this kind; None for the other kinds."""
     require_images(config, run_dir)
-    parameters = inspect.signature(model.forward).parameters
-    if kind == "analogies" and "y" not in parameters:
-        raise ValueError(f"{run_dir}: --kind analogies needs a class-conditional model, not {configuration.describe(config)}")
-    if kind != "analogies" and len([p for p in parameters.values() if p.default is p.empty]) > 1:
+    if kind == "analogies" and positional(model)[1] < 2:
+        raise ValueError(f"{run_dir}: --kind analogies needs a class-conditional model, not "
+                         f"{configuration.describe(config)}")
+    if kind != "analogies" and takes_labels(model):
         raise ValueError(f"{run_dir}: the {configuration.describe(config)} model takes more than images (its labels, say); "
                          "plot draws models of images alone, but --kind analogies")
     if kind not in CODE_KINDS:

@@ -188,6 +188,31 @@ def images(*layers):
     return FlatBatch(nn.Sequential(*layers), event_dims=3)
 
 
+class BottomUp(nn.Module):
+    """x -> one feature map per group, top group first: a strided convolution to half the image, then per scale,
+    finest first, `cells` residual cells per group (a feature map after each group's), and a strided convolution to
+    the next scale."""
+
+    def __init__(self, groups, channels, cells, image_shape):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        self.stem = images(nn.Conv2d(1, channels, 4, stride=2, padding=1))
+        self.groups = nn.ModuleList(images(*(ResidualCell(channels) for _ in range(cells)))
+                                    for _ in range(sum(groups)))
+        self.downsamplers = nn.ModuleList(images(nn.Conv2d(channels, channels, 4, stride=2, padding=1))
+                                          for _ in groups[1:])
+        self.scale_starts = [sum(groups[scale:]) for scale in range(1, len(groups))]  # counted from the bottom
+
+    def forward(self, x):
+        d, features = self.stem(x.unflatten(-1, self.image_shape).unsqueeze(-3)), []
+        for index, group in enumerate(self.groups):
+            if index in self.scale_starts:
+                d = self.downsamplers[self.scale_starts.index(index)](d)
+            d = group(d)
+            features.append(d)
+        return features[::-1]
+
+
 class TopDown(nn.Module):
     """The generative top-down path, shared with the guide, which draws the groups from the same priors.
     `groups`: groups of latents per scale, coarsest first; each scale doubles the height and width of the one before,
@@ -196,6 +221,7 @@ class TopDown(nn.Module):
     def __init__(self, groups, channels, latent_channels, cells, image_shape):
         super().__init__()
         height, width = check_halvable(image_shape, len(groups))
+        self.channels = channels
         self.start = nn.Parameter(torch.zeros(channels, height, width))
         self.latent_shapes = [(latent_channels, height << scale, width << scale)
                               for scale, count in enumerate(groups) for _ in range(count)]

@@ -1,8 +1,8 @@
 """Pictures of runs: samples from the prior, reconstructions, learning curves, and the pictures of the latent space
 (codes of the test digits, the 2-D manifold, traversals of single units, interpolations).
 
-Every model names its observed site "x" and its latent site "z"; the pictures show the mean of p(x | z) at "x"
-(pixel probabilities for Bernoulli pixels) and the mean of q(z | x) at "z" (the code itself for a point-mass
+The pictures show the mean of p(x | z) at the model's observed site, found from its trace whatever its name (pixel
+probabilities for Bernoulli pixels), and the mean of q(z | x) at the site "z" (the code itself for a point-mass
 guide), read from Pyro traces, so they work for any (model, guide) pair. Figures have a fixed size in inches, so a
 PNG is DPI times that in pixels.
 """
@@ -15,10 +15,11 @@ import torch  # noqa: E402
 from pyro import poutine  # noqa: E402
 
 from ppl_vae.evaluate import site_mean, traces  # noqa: E402
+from ppl_vae.pairs import observed_site  # noqa: E402
 from ppl_vae.pca import PCA  # noqa: E402
 from ppl_vae.rundir import atomic_write  # noqa: E402
 
-OBSERVED, LATENT = "x", "z"
+LATENT = "z"  # the site of the codes in the pictures of the latent space
 DPI = 100
 PANEL_INCHES = 3.2  # width of one panel of a side-by-side figure
 # images per row in the latent-space pictures, and what the rows are
@@ -40,7 +41,8 @@ def observed_means(model, *args):
     """Run the generative program forward on its arguments, its latents drawn from its prior (or as conditioned):
     the mean of the distribution at "x". The values of the images among the arguments are not scored here, only
     read by programs that condition on part of them."""
-    return poutine.trace(model).get_trace(*args).nodes[OBSERVED]["fn"].mean
+    trace = poutine.trace(model).get_trace(*args)
+    return trace.nodes[observed_site(trace, args[0])]["fn"].mean
 
 
 def prior_means(model, n, data_dim, device, *args):
@@ -52,7 +54,8 @@ def prior_means(model, n, data_dim, device, *args):
 @torch.no_grad()
 def reconstruction_means(model, guide, *args):
     """z ~ q(z | x), then the mean of p(x | z); `args`: the programs' arguments, images first."""
-    return traces(model, guide, *args)[1].nodes[OBSERVED]["fn"].mean
+    model_trace = traces(model, guide, *args)[1]
+    return model_trace.nodes[observed_site(model_trace, args[0])]["fn"].mean
 
 
 def tile(images, image_shape, ncols, pad=2):
@@ -125,6 +128,8 @@ def save_completions(path, model, x, image_shape, draws=7):
 
 
 def save_curves(path, metrics):
+    """The training objective and the validation bounds of each epoch of SVI (a pretraining's epochs left out)."""
+    metrics = [m for m in metrics if "train_elbo" in m]
     epochs = [m["epoch"] for m in metrics]
     fig, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
     ax.plot(epochs, [m["train_elbo"] for m in metrics], "o-", label="training objective")

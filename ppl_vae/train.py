@@ -91,13 +91,6 @@ def kl_weight(step, beta, anneal_steps, schedule="linear"):
     return beta * step / anneal_steps
 
 
-def temperature(step, start, minimum, rate, every):
-    """A relaxation's temperature at SVI step `step`: start * exp(-rate * t), t the step rounded down to a multiple
-    of `every`, and never below `minimum` (Jang et al. 2017, sec. 4: tau = max(0.5, exp(-r t)) updated every N
-    steps)."""
-    return max(minimum, start * math.exp(-rate * (step // every * every)))
-
-
 def latent_weighting(cfg: TrainConfig):
     """The weight of the KL term, and the messenger that applies it to the latent sites of model and guide (its
     weight then follows kl_weight step by step). Without the prior the whole KL term, log p(z) - log q(z | x), is
@@ -147,30 +140,44 @@ def elbo_step(model, guide, elbo):
 
 
 @dataclass
+class Pretraining:
+    """Epochs before SVI's, each an epoch of `fit` (its progress, NaN stop, checkpoint and exact resume): an Adam of
+    their own, at learning rate `lr` (None: the run's), steps on `loss(model, guide, batch)` (a tensor, summed over
+    the batch) over `batches(batch_size)`; after the last, `finish(model, guide)` sets SVI's starting point (VaDE's:
+    the mixture at the k-means clusters of the codes)."""
+    epochs: int
+    loss: Callable
+    batches: Callable
+    finish: Callable
+    lr: float | None = None
+
+
+@dataclass
 class Training:
-    """Where a variant's training differs from SVI on batches of images. `batches(split, batch_size, shuffle)`
+    """Where a pair's training differs from SVI on batches of images. `batches(split, batch_size, shuffle)`
     yields tuples of the programs' arguments (by default (images,)); `step_batches(batch_size)`, the batches of the
     training steps, if other than those of the training split; `step(model, guide, elbo)` gives the loss of one
     step (batch -> loss, gradients left); `validate(model, guide)` adds metrics after each epoch, and `select` names
     the one that picks the best epoch; `before_step(step)` runs before each step, numbered over the whole run;
-    `initialize(model, guide, train_cfg)` sets a new run's starting point (a pretraining)."""
+    `pretraining`, epochs before SVI's (Pretraining)."""
     batches: Callable
     step_batches: Callable | None = None
     step: Callable = elbo_step
     validate: Callable | None = None
     select: str | None = None
     before_step: Callable | None = None  # (the run's step number) -> None, before each step: a schedule
-    initialize: Callable | None = None  # (model, guide, TrainConfig) -> None, once before a new run's first epoch
+    pretraining: Pretraining | None = None
 
     def steps(self, batch_size):
         return self.step_batches(batch_size) if self.step_batches else self.batches("train", batch_size)
 
 
-def train_epoch(step_loss, optimizer, batches, progress=None, before_step=None, reduce=None):
+def train_epoch(step_loss, optimizer, batches, progress=None, before_step=None, reduce=None, shown="elbo"):
     """One pass of SVI steps over `batches`; returns the mean training objective per image (of each batch's first
-    argument: the ELBO if beta = 1, the IWAE bound with the iwae ELBO) and the number of steps. `step_loss(batch)`
-    returns the loss and leaves its gradients; `before_step(i)` is called before the i-th step of the epoch;
-    `reduce(total, count)` adds the objective and the images over the processes of a data-parallel run."""
+    argument: the ELBO if beta = 1, the IWAE bound with the iwae ELBO; minus the loss) and the number of steps.
+    `step_loss(batch)` returns the loss and leaves its gradients; `before_step(i)` is called before the i-th step of
+    the epoch; `reduce(total, count)` adds the objective and the images over the processes of a data-parallel run;
+    `shown`: the objective's name on the progress bar ("loss": the loss itself)."""
     total, count, step = 0.0, 0, -1
     for step, batch in enumerate(batches):
         if before_step is not None:
@@ -188,24 +195,27 @@ def train_epoch(step_loss, optimizer, batches, progress=None, before_step=None, 
         if progress is not None:
             progress.update(len(batch[0]))
             if step % 20 == 0:
-                progress.set_postfix(elbo=f"{total / count:.2f}", refresh=False)
+                progress.set_postfix({shown: f"{(-total if shown == 'loss' else total) / count:.2f}"}, refresh=False)
     if reduce is not None:
         total, count = reduce(total, count)
     return total / count, step + 1
 
 
 def fit(model, guide, data, cfg: TrainConfig, run_dir, checkpoint=None, training=None, fabric=None, seed=0):
-    """Train for cfg.epochs epochs (in all), writing metrics.jsonl and checkpoint.pt into run_dir after each epoch,
-    and best.pt whenever the metric that `training.select` names is the best so far. `training`: see Training; by
-    default SVI on the training images.
+    """Train for cfg.epochs epochs (in all, after the pretraining's epochs if training has one), writing
+    metrics.jsonl and checkpoint.pt into run_dir after each epoch, and best.pt whenever the metric that
+    `training.select` names is the best so far. `training`: see Training; by default SVI on the training images.
 
     The caller seeds the RNG before building the networks. Given `checkpoint` (the run's, rundir.load_checkpoint,
     whose networks the caller has loaded into model and guide), the optimizer and the RNG continue from it, so an
-    interrupted run ends with the same numbers as an uninterrupted one. Given Lightning's `fabric`, the steps are data-parallel over its processes
-    (ppl_vae/distributed.py), each epoch's draws seeded from `seed`; the first process validates and writes.
+    interrupted run ends with the same numbers as an uninterrupted one. Given Lightning's `fabric`, the steps are
+    data-parallel over its processes (ppl_vae/distributed.py), each epoch's draws seeded from `seed`; the first
+    process validates and writes.
     """
     pyro.clear_param_store()  # the modules hold the parameters; the store only names them
     training = training or Training(data.batches)
+    pretraining = training.pretraining
+    before = pretraining.epochs if pretraining else 0  # the pretraining's epochs, numbered first
     elbo = make_elbo(cfg.elbo, cfg.num_particles, **options_of(cfg.elbo, cfg, len(data.images["train"])))
     beta, latent_scale = latent_weighting(cfg)
     step_loss = training.step(latent_scale(model), latent_scale(guide), elbo)
@@ -214,66 +224,87 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, checkpoint=None, training
         step_loss = split_step(step_loss, training.step(latent_scale(model), latent_scale(guide), guide_elbo),
                                model, guide)
     optimizer = make_optimizer(model, guide, cfg.lr)
+    pretrainer = make_optimizer(model, guide, pretraining.lr or cfg.lr) if pretraining else None
     lead = fabric is None or fabric.is_global_zero
     if fabric is not None:
         parameters = [p for group in optimizer.param_groups for p in group["params"]]
         step_loss = distributed.GradientSum(fabric, step_loss, parameters)
     metrics, steps_done = [], 0
     if checkpoint is not None:
-        rundir.load_state(optimizer, checkpoint, "optimizer", run_dir)
+        epoch = checkpoint["epoch"]
+        rundir.load_state(pretrainer if epoch < before else optimizer, checkpoint, "optimizer", run_dir)
         torch.set_rng_state(checkpoint["rng"])
         if torch.cuda.is_available():
             torch.cuda.set_rng_state_all(checkpoint["cuda_rng"])
-        epoch = checkpoint["epoch"]
         metrics = rundir.read_metrics(run_dir)[:epoch]  # drop an epoch logged after the last checkpoint
         # (checkpoints written before the step count was saved: the epochs' steps over the training images)
         steps_done = checkpoint.get("step", epoch * math.ceil(len(data.images["train"]) / cfg.batch_size))
-    elif training.initialize:
-        training.initialize(model, guide, cfg)
-    for epoch in range(len(metrics) + 1, cfg.epochs + 1):
+    for epoch in range(len(metrics) + 1, before + cfg.epochs + 1):
         start = time.perf_counter()
-
-        def before_step(step):
-            latent_scale.weight = kl_weight(steps_done + step, beta, cfg.kl_anneal, cfg.kl_schedule)
-            if training.before_step:
-                training.before_step(steps_done + step)
-
         model.train()
         guide.train()
-        if fabric is None:
-            batches, reduce = training.steps(cfg.batch_size), None
+        if epoch <= before:
+            metrics.append({"epoch": epoch, "pretraining_loss": pretrain_epoch(model, guide, data, cfg, pretraining,
+                                                                                pretrainer, epoch),
+                            "seconds": time.perf_counter() - start})
+            if epoch == before:
+                pretraining.finish(model, guide)
         else:
-            permutation = distributed.seed_epoch(seed, epoch, fabric.global_rank)
-            batches = distributed.shard_batches(data, cfg.batch_size, fabric.global_rank, fabric.world_size,
-                                                permutation)
-            reduce = partial(distributed.sum_over_processes, fabric)
-        share = len(data.images["train"]) // (fabric.world_size if fabric else 1)  # the images this process scores
-        with progress(share, f"epoch {epoch}/{cfg.epochs}", disable=not lead) as bar:
-            train_elbo, steps = train_epoch(step_loss, optimizer, batches, bar, before_step, reduce)
-            steps_done += steps
-            if not lead:
-                continue
-            model.eval()
-            guide.eval()
-            # the ELBO (one particle) whatever the training objective, so that runs compare
-            valid_elbo = mean_elbo(model, guide, training.batches("valid", cfg.batch_size, False), make_elbo(cfg.elbo))
-            valid_recon = mean_reconstruction(model, guide, training.batches("valid", cfg.batch_size, False))
-            extra = training.validate(model, guide) if training.validate else {}
-            bar.set_postfix(elbo=f"{train_elbo:.2f}", valid=f"{valid_elbo:.2f}", recon=f"{valid_recon:.2f}",
-                                 **{name: f"{value:.4g}" for name, value in extra.items()})
-        metrics.append({"epoch": epoch, "train_elbo": train_elbo, "valid_elbo": valid_elbo,
-                        "valid_recon": valid_recon, **extra, "kl_weight": latent_scale.weight,
-                        "seconds": time.perf_counter() - start})
+
+            def before_step(step):
+                latent_scale.weight = kl_weight(steps_done + step, beta, cfg.kl_anneal, cfg.kl_schedule)
+                if training.before_step:
+                    training.before_step(steps_done + step)
+
+            if fabric is None:
+                batches, reduce = training.steps(cfg.batch_size), None
+            else:
+                permutation = distributed.seed_epoch(seed, epoch, fabric.global_rank)
+                batches = distributed.shard_batches(data, cfg.batch_size, fabric.global_rank, fabric.world_size,
+                                                    permutation)
+                reduce = partial(distributed.sum_over_processes, fabric)
+            share = len(data.images["train"]) // (fabric.world_size if fabric else 1)  # the images this process scores
+            with progress(share, f"epoch {epoch - before}/{cfg.epochs}", disable=not lead) as bar:
+                train_elbo, steps = train_epoch(step_loss, optimizer, batches, bar, before_step, reduce)
+                steps_done += steps
+                if not lead:
+                    continue
+                model.eval()
+                guide.eval()
+                # the ELBO (one particle) whatever the training objective, so that runs compare
+                valid_elbo = mean_elbo(model, guide, training.batches("valid", cfg.batch_size, False),
+                                       make_elbo(cfg.elbo))
+                valid_recon = mean_reconstruction(model, guide, training.batches("valid", cfg.batch_size, False))
+                extra = training.validate(model, guide) if training.validate else {}
+                bar.set_postfix(elbo=f"{train_elbo:.2f}", valid=f"{valid_elbo:.2f}", recon=f"{valid_recon:.2f}",
+                                **{name: f"{value:.4g}" for name, value in extra.items()})
+            metrics.append({"epoch": epoch, "train_elbo": train_elbo, "valid_elbo": valid_elbo,
+                            "valid_recon": valid_recon, **extra, "kl_weight": latent_scale.weight,
+                            "seconds": time.perf_counter() - start})
         rundir.write_metrics(run_dir, metrics)
         weights = {"model": model.state_dict(), "guide": guide.state_dict()}
         rundir.save_checkpoint(run_dir, {
             "epoch": epoch,
             "step": steps_done,
             **weights,
-            "optimizer": optimizer.state_dict(),
+            "optimizer": (pretrainer if epoch < before else optimizer).state_dict(),
             "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         })
-        if training.select and metrics[-1][training.select] >= max(m[training.select] for m in metrics):
+        selected = [m[training.select] for m in metrics if training.select in m] if training.select else []
+        if selected and metrics[-1].get(training.select) == max(selected):
             rundir.save_checkpoint(run_dir, {"epoch": epoch, **weights}, rundir.BEST)
     return metrics
+
+
+def pretrain_epoch(model, guide, data, cfg, pretraining, optimizer, epoch):
+    """One epoch of the pretraining's loss; returns its mean per image."""
+
+    def step_loss(batch):
+        loss = pretraining.loss(model, guide, batch)
+        loss.backward()
+        return loss.item()
+
+    with progress(len(data.images["train"]), f"pretraining {epoch}/{pretraining.epochs}") as bar:
+        mean, _ = train_epoch(step_loss, optimizer, pretraining.batches(cfg.batch_size), bar, shown="loss")
+    return -mean

@@ -15,7 +15,8 @@ import helpers
 from pyro import poutine
 from pyro.infer import Trace_ELBO, TraceEnum_ELBO
 
-from ppl_vae.models.mixture import MixtureConfig, VaDEConfig
+from ppl_vae.models.categorical import temperature
+from ppl_vae.models.mixture import PretrainingConfig, clusters_from_codes, code, kmeans
 from ppl_vae.models.vqvae import Codebook
 from ppl_vae import rundir
 from ppl_vae.cli import main
@@ -23,8 +24,7 @@ from ppl_vae.evaluate import best_matching, cluster_accuracy, code_usage, log_li
 from ppl_vae.nets import pixelcnn
 from ppl_vae.data import DataConfig, Dataset, intensities
 from ppl_vae.nets import diagonal_normal
-from ppl_vae.schemes import kmeans, mixture_from_codes
-from ppl_vae.train import TrainConfig, temperature
+from ppl_vae.train import TrainConfig, fit, make_optimizer, pretrain_epoch
 from ppl_vae.runs import load_run, pair
 from helpers import latent_sites
 
@@ -369,16 +369,19 @@ def test_vade_pretrains_then_starts_the_mixture_at_the_k_means_clusters_of_its_c
     the pretraining refuses a guide whose q(z | x, y) sees the cluster."""
     data = Dataset(DataConfig(subset=300), seed=0)
     model, guide = pair("vade", data.image_shape, latent=2, hidden=[16], pretrain=2)
-    training = mixture_from_codes(VaDEConfig(latent=2, hidden=[16], pretrain=2), model, guide, data, 0)
-    training.initialize(model, guide, TrainConfig(epochs=1, batch_size=50))
-    codes = guide.code(data.images["train"]).detach()
+    pretraining = clusters_from_codes(PretrainingConfig(pretrain=2), model, guide, data, 0).pretraining
+    for epoch in (1, 2):
+        pretrain_epoch(model, guide, data, TrainConfig(batch_size=50), pretraining,
+                       make_optimizer(model, guide, 1e-3), epoch)
+    pretraining.finish(model, guide)
+    codes = code(guide, data.images["train"]).detach()
     assigned = kmeans(codes, 10, torch.Generator().manual_seed(0))
     occupied = assigned.unique()
     assert torch.allclose(model.cluster_locs[occupied], torch.stack([codes[assigned == k].mean(0) for k in occupied]),
                           atol=1e-5)
-    _, m2_guide = pair("gmvae", data.image_shape, latent=2, hidden=[16], pretrain=2)
+    _, m2_guide = pair("gmvae", data.image_shape, latent=2, hidden=[16])
     with pytest.raises(ValueError, match="--guide vade"):
-        mixture_from_codes(MixtureConfig(pretrain=2), model, m2_guide, data, 0)
+        clusters_from_codes(PretrainingConfig(pretrain=2), model, m2_guide, data, 0)
     assert main(["train", "--model", "vade", "--hidden", "16", "--latent", "2", "--pretrain", "1", "--subset", "200",
                  "--epochs", "1", "--runs-dir", str(tmp_path), "--name", "vade"]) == 0
     assert main(["evaluate", str(tmp_path / "vade"), "--iw-samples", "10", "--test-images", "20"]) == 0
@@ -386,14 +389,17 @@ def test_vade_pretrains_then_starts_the_mixture_at_the_k_means_clusters_of_its_c
     assert results["test_cluster_accuracy_many_to_one"] >= results["test_cluster_accuracy"]  # q(y | x) deterministic
 
 
-@pytest.mark.parametrize("pretrain_lr, moved", [(1e-12, False), (0.0, True)])
-def test_vade_pretrains_at_its_own_learning_rate_when_given_one(pretrain_lr, moved):
-    """--pretrain-lr sets the pretraining's Adam step (VaDE's reference: 1e-3 there, 2e-3 after); 0 takes --lr."""
+@pytest.mark.parametrize("pretrain_lr, moved", [(1e-3, True), (0.0, False)])
+def test_vade_pretrains_at_its_own_learning_rate_when_given_one(tmp_path, pretrain_lr, moved):
+    """--pretrain-lr sets the pretraining's Adam step (VaDE's reference: 1e-3 there, 2e-3 after); 0 takes --lr,
+    here so small that the run's one pretraining epoch and one SVI epoch leave the encoder where it was."""
     data = Dataset(DataConfig(subset=100), seed=0)
-    cfg = VaDEConfig(latent=2, hidden=[16], pretrain=1, pretrain_lr=pretrain_lr)
+    cfg = PretrainingConfig(pretrain=1, pretrain_lr=pretrain_lr)
     model, guide = pair("vade", data.image_shape, latent=2, hidden=[16], pretrain=1, pretrain_lr=pretrain_lr)
     before = [p.detach().clone() for p in guide.encoder.parameters()]
-    mixture_from_codes(cfg, model, guide, data, 0).initialize(model, guide, TrainConfig(lr=1e-3, batch_size=50))
+    metrics = fit(model, guide, data, TrainConfig(epochs=1, lr=1e-12, batch_size=50, elbo="enum"), tmp_path,
+                  training=clusters_from_codes(cfg, model, guide, data, 0))
+    assert [set(m) >= {"pretraining_loss"} for m in metrics] == [True, False]
     changed = [(p - b).abs().max().item() for p, b in zip(guide.encoder.parameters(), before)]
     assert (max(changed) > 1e-6) == moved
 
@@ -408,8 +414,9 @@ def test_vade_pretraining_step_is_the_gradient_of_its_loss(loss):
     model, guide = pair("vade", data.image_shape, **options)
     encoder, decoder = (copy.deepcopy(net) for net in (guide.encoder, model.decoder))
     pyro.set_rng_seed(3)
-    mixture_from_codes(VaDEConfig(**options), model, guide, data, 0).initialize(
-        model, guide, TrainConfig(lr=1e-3, batch_size=1000))
+    pretraining = clusters_from_codes(PretrainingConfig(pretrain=1, pretrain_loss=loss), model, guide, data,
+                                      0).pretraining
+    pretrain_epoch(model, guide, data, TrainConfig(batch_size=1000), pretraining, make_optimizer(model, guide, 1e-3), 1)
     pyro.set_rng_seed(3)
     (x,) = next(data.batches("train", 1000, fresh=loss == "likelihood"))  # the same order and the same draws
     grey = intensities(data.images["train"])

@@ -17,9 +17,8 @@ from ppl_vae.evaluate import accuracy
 from ppl_vae.nets import mlp
 from ppl_vae.train import TrainConfig, fit
 from ppl_vae.likelihoods import Likelihood
-from ppl_vae.models.m2 import M2Config
 from ppl_vae.runs import pair
-from ppl_vae.schemes import semi_supervised
+from ppl_vae.schemes import SemiSupervisedConfig, semi_supervised
 
 DIM, LATENT, CLASSES = 12, 3, 10
 
@@ -79,7 +78,7 @@ def test_a_short_semi_supervised_training_classifies_far_above_chance(tmp_path):
     5 of the one below the first and 5 of the other above the second."""
     pyro.set_rng_seed(0)
     data = Dataset(DataConfig(subset=1000), seed=0)
-    cfg = M2Config(labelled=100)
+    cfg = SemiSupervisedConfig(labelled=100)
     model, guide = pair("m2", data.image_shape, labelled=100)
     metrics = fit(model, guide, data, TrainConfig(epochs=3, elbo="enum"), tmp_path,
                   training=semi_supervised(cfg, model, guide, data, seed=0))
@@ -136,8 +135,8 @@ def test_m1m2_is_m2_on_the_codes_of_its_m1(tmp_path, capsys):
     from ppl_vae.runs import load_run
     flags = ["--subset", "500", "--hidden", "16", "--epochs", "1", "--runs-dir", str(tmp_path)]
     assert main(["train", "--model", "vae", *flags, "--latent", "4", "--name", "m1"]) == 0
-    assert main(["train", "--model", "m1m2", *flags, "--latent", "2", "--labelled", "50", "--m1", str(tmp_path / "m1"),
-                 "--name", "m1m2"]) == 0
+    assert main(["train", "--model", "m1m2", *flags, "--latent", "2", "--labelled", "50", "--codes-of",
+                 str(tmp_path / "m1"), "--name", "m1m2"]) == 0
     _, _, m1_guide, images = load_run(tmp_path / "m1", "cpu")
     _, model, guide, codes = load_run(tmp_path / "m1m2", "cpu")
     assert torch.equal(codes.images["test"], plots.latent_means(m1_guide, images.images["test"]))
@@ -150,8 +149,8 @@ def test_m1m2_is_m2_on_the_codes_of_its_m1(tmp_path, capsys):
     assert "vectors of features, not images" in capsys.readouterr().err
     means = plots.latent_means(m1_guide, images.images["train"])
     threshold = means.std(dim=0).sort().values[1].item()  # above the two least active units' spread
-    assert main(["train", "--model", "m1m2", *flags, "--latent", "2", "--labelled", "50", "--m1", str(tmp_path / "m1"),
-                 "--active", str(threshold), "--sampled", "--name", "m1m2-active"]) == 0
+    assert main(["train", "--model", "m1m2", *flags, "--latent", "2", "--labelled", "50", "--codes-of",
+                 str(tmp_path / "m1"), "--active-units", str(threshold), "--sampled-codes", "--name", "m1m2-active"]) == 0
     _, _, _, active_codes = load_run(tmp_path / "m1m2-active", "cpu")
     assert torch.equal(active_codes.images["test"], codes.images["test"][:, means.std(dim=0) > threshold])
     assert active_codes.dim == 2 and active_codes.code_sds.shape == (len(means), 2)
@@ -185,7 +184,7 @@ def test_m1_codes_keep_the_active_units_and_training_batches_draw_them_afresh():
 
 def test_supervised_only_steps_see_each_labelled_image_once_and_nothing_else():
     data = Dataset(DataConfig(subset=1000, binarize="none"), seed=0)
-    cfg = M2Config(labelled=200, labelled_batch=50, supervised_only=True)
+    cfg = SemiSupervisedConfig(labelled=200, labelled_batch=50, supervised_only=True)
     training = semi_supervised(cfg, None, None, data, seed=0)
     batches = list(training.steps(100))
     assert [len(b) for b in batches] == [2] * 4  # (images, labels), 200 / 50 of them
@@ -213,7 +212,7 @@ def test_pyros_initialization_draws_the_hidden_layers_small_and_leaves_the_outpu
 def schedule_of(schedule):
     """530 training images, 30 of them labelled (3 a class), in batches of 100 unlabelled and 10 labelled ones."""
     data = Dataset(DataConfig(subset=530, binarize="none"), seed=0)
-    cfg = M2Config(labelled=30, labelled_batch=10, schedule=schedule)
+    cfg = SemiSupervisedConfig(labelled=30, labelled_batch=10, schedule=schedule)
     return data, cfg, list(semi_supervised(cfg, None, None, data, seed=0).steps(100))
 
 

@@ -18,7 +18,7 @@ from ppl_vae.evaluate import log_likelihood, mean_elbo, traces
 from ppl_vae.likelihoods import Likelihood
 from ppl_vae.pairs import check_pair
 from ppl_vae.objectives import make_elbo
-from ppl_vae.variants import GUIDES, VARIANTS
+from ppl_vae.variants import GUIDES, SCHEMES, VARIANTS
 
 README = Path(__file__).parent.parent / "README.md"
 QUICK = ["--subset", "300", "--batch-size", "50"]
@@ -140,7 +140,8 @@ def test_every_option_is_a_flag_made_from_its_field():
     parser = build_parser()
     train = next(a for a in parser._actions if a.dest == "command").choices["train"]
     flags = {flag for action in train._actions for flag in action.option_strings}
-    classes = [*(v.model.config for v in VARIANTS.values()), *(g.config for g in GUIDES.values() if g.config)]
+    classes = [*(v.config for v in VARIANTS.values()), *(g.config for g in GUIDES.values() if g.config),
+               *(s.config for s in SCHEMES.values() if s.config)]
     for cls in classes:
         for names, name, field, _ in options.fields(cls):
             assert set(names) <= flags, (cls, name)
