@@ -15,7 +15,7 @@ from ppl_vae import bounds, distributed, evaluate, figures, options, plots, rund
 from ppl_vae.data import DataConfig, DataError
 from ppl_vae.runs import configuration, life, report
 from ppl_vae.train import TrainConfig
-from ppl_vae.variants import GUIDES, SCHEMES, VARIANTS, is_user_pair, lookup
+from ppl_vae.variants import GUIDES, SCHEMES, VARIANTS, is_user_pair, lookup, schemes_of
 
 # the flags that name a run's pair or its source, which config.json holds for a resumed run
 DEFINING = ("model", "guide", "scheme", "seed", "config")
@@ -58,18 +58,20 @@ def build_parser(argv=None):
                                 "Variant NAME, or a build(image_shape) NAME that returns (model, guide) (docs/pairs.md)")
     train_cmd.add_argument("--guide", default=argparse.SUPPRESS, choices=list(GUIDES),
                            help="the guide, in place of the variant's own (python run.py list)")
-    train_cmd.add_argument("--scheme", default=argparse.SUPPRESS, choices=list(SCHEMES),
-                           help="how it trains, in place of the variant's own (python run.py list)")
     spec = user_pair(argv)
-    declared = [lookup(spec).config] if spec and lookup(spec).config else []
+    declared = lookup(spec) if spec else None
+    schemes = schemes_of(declared) if spec else SCHEMES
+    train_cmd.add_argument("--scheme", default=argparse.SUPPRESS, choices=list(schemes),
+                           help="how it trains, in place of the variant's own (python run.py list)")
     option_fields = {
         **options.add_flags(train_cmd, "train", [TrainConfig], no_owners),
         **options.add_flags(train_cmd, "data", [DataConfig], no_owners),
-        **(options.add_flags(train_cmd, "model", declared, no_owners, f"options of {spec}") if spec else
+        **(options.add_flags(train_cmd, "model", [declared.config] if declared.config else [], no_owners,
+                             f"options of {spec}") if spec else
            options.add_flags(train_cmd, "model", list(dict.fromkeys(v.config for v in VARIANTS.values() if v.config)),
                              configuration.owners)),
         **options.add_flags(train_cmd, "guide", [g.config for g in GUIDES.values() if g.config], configuration.owners),
-        **options.add_flags(train_cmd, "scheme", [s.config for s in SCHEMES.values() if s.config],
+        **options.add_flags(train_cmd, "scheme", list(dict.fromkeys(s.config for s in schemes.values() if s.config)),
                             configuration.owners),
         **options.add_flags(train_cmd, "device", [life.DeviceConfig], no_owners),
         **options.add_flags(train_cmd, "processes", [distributed.ProcessesConfig], no_owners),

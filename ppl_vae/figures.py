@@ -36,8 +36,8 @@ def require_images(config, run_dir):
 
 
 def code_size(kind, run_dir, config, model, guide, test_images):
-    """The size of the run's code z for a picture of the codes, with one clear line where the pair cannot have the
-    picture of this kind; None for the other kinds."""
+    """The size of the run's code z (plots.code_site) for a picture of the codes, and its site, with one clear line
+    where the pair cannot have the picture of this kind; (None, None) for the other kinds."""
     require_images(config, run_dir)
     if kind == "analogies" and positional(model)[1] < 2:
         raise ValueError(f"{run_dir}: --kind analogies needs a class-conditional model, not "
@@ -46,18 +46,18 @@ def code_size(kind, run_dir, config, model, guide, test_images):
         raise ValueError(f"{run_dir}: the {configuration.describe(config)} model takes more than images (its labels, say); "
                          "plot draws models of images alone, but --kind analogies")
     if kind not in CODE_KINDS:
-        return None
-    sites = latent_sites(poutine.trace(guide).get_trace(test_images[:1]))
-    if plots.LATENT not in sites:
+        return None, None
+    sites, site = latent_sites(poutine.trace(guide).get_trace(test_images[:1])), plots.code_site(guide, test_images[:1])
+    if site not in sites:
         raise ValueError(f"{run_dir}: --kind {kind} draws the codes z of a one-layer model; the "
                          f"{configuration.describe(config)} model's latents are {', '.join(sites)} (try samples or layers)")
-    code = sites[plots.LATENT]
+    code = sites[site]
     if len(code.event_shape) != 1 or code.support.is_discrete:
         what = "discrete" if code.support.is_discrete else "real"
         raise ValueError(f"{run_dir}: --kind {kind} draws codes z that are vectors of real numbers; the "
                          f"{configuration.describe(config)} model's z is {what}, of shape {tuple(code.event_shape)} (try "
                          "samples)")
-    return code.event_shape[0]
+    return code.event_shape[0], site
 
 
 def save_plot(run_dirs, kind, device, pca=False, output=None):
@@ -77,15 +77,15 @@ def save_plot(run_dirs, kind, device, pca=False, output=None):
         rows = {}
         for run_dir in run_dirs:
             config, model, guide, data = life.load_run(run_dir, device)
-            code_size(kind, run_dir, config, model, guide, data.images["test"])
-            rows[Path(run_dir).name] = factors_row(run_dir, config, model, guide, data)
+            _, site = code_size(kind, run_dir, config, model, guide, data.images["test"])
+            rows[Path(run_dir).name] = factors_row(run_dir, config, model, guide, data, site)
         plots.save_factors(output, rows, data.factor_names, data.image_shape)
         return output
     caption = f"\n{plots.CAPTIONS[kind]}" if kind in plots.CAPTIONS else ""
     panels = {}
     for run_dir in run_dirs:
         config, model, guide, data = life.load_run(run_dir, device)
-        size = code_size(kind, run_dir, config, model, guide, data.images["test"])
+        size, site = code_size(kind, run_dir, config, model, guide, data.images["test"])
         if pca and not panels:
             fitted = PCA(intensities(data.images["train"]), size)
             panels[f"PCA, {size} components{caption}"] = panel(kind, fitted.encode, fitted.decode, data.images["test"])
@@ -98,7 +98,8 @@ def save_plot(run_dirs, kind, device, pca=False, output=None):
             panels[title] = plots.analogies(model, guide, data.images["test"][:rows],
                                             data.one_hot(data.labels["test"][:rows]))
         else:
-            encode, decode = partial(plots.latent_means, guide), partial(plots.decoded_means, model, data_dim=data.dim)
+            encode = partial(plots.latent_means, guide)
+            decode = partial(plots.decoded_means, model, data_dim=data.dim, site=site)
             panels[title] = panel(kind, encode, decode, data.images["test"])
     if kind == "latent":
         plots.save_latent_scatter(output, panels, data.labels["test"])
@@ -122,7 +123,7 @@ def panel(kind, encode, decode, test_images):
     return decode(plots.traversal_codes(codes[0], plots.most_active(codes, plots.TRAVERSAL_UNITS), values))
 
 
-def factors_row(run_dir, config, model, guide, data):
+def factors_row(run_dir, config, model, guide, data, site):
     """What a row of the factors picture shows of one run (plots.save_factors): the information of the codes of
     data.factor_sample's training images (from the posteriors where q(z | x) is Gaussian, else from the histogram of
     their means), the KL terms of the test images, the traversal around the first."""
@@ -131,14 +132,14 @@ def factors_row(run_dir, config, model, guide, data):
                          f"the official dSprites .npz); this run's are {config['data']['dataset']}")
     sample = data.factor_sample()
     codes, scales = evaluate.posterior_moments(guide, data.batches("train", 1000, shuffle=False, indices=sample),
-                                               plots.LATENT)
+                                               site)
     factors = data.factors["train"][sample].cpu()
-    kl = evaluate.unit_kl(model, guide, data.images["test"])
+    kl = evaluate.unit_kl(model, guide, data.images["test"], site)
     units = kl.argsort(descending=True)
     information = (disentanglement.information_matrix(codes.cpu(), factors) if scales is None else
                    disentanglement.posterior_information_matrix(codes.cpu(), scales.cpu(), factors))
     information = information[units.cpu()] / disentanglement.factor_entropies(factors)
     values = torch.linspace(-3, 3, plots.PANEL_COLUMNS["traversal"])
     center = plots.latent_means(guide, data.images["test"][:1])[0]
-    traversal = plots.decoded_means(model, plots.traversal_codes(center, units, values), data.dim)
+    traversal = plots.decoded_means(model, plots.traversal_codes(center, units, values), data.dim, site)
     return units, kl[units], information, traversal

@@ -15,11 +15,11 @@ import torch  # noqa: E402
 from pyro import poutine  # noqa: E402
 
 from ppl_vae.evaluate import site_mean, traces  # noqa: E402
-from ppl_vae.pairs import observed_site  # noqa: E402
+from ppl_vae.pairs import latent_sites, observed_site  # noqa: E402
 from ppl_vae.pca import PCA  # noqa: E402
 from ppl_vae.rundir import atomic_write  # noqa: E402
 
-LATENT = "z"  # the site of the codes in the pictures of the latent space
+LATENT = "z"  # the site of the codes in the pictures of the latent space (or a guide's only latent site)
 DPI = 100
 PANEL_INCHES = 3.2  # width of one panel of a side-by-side figure
 # images per row in the latent-space pictures, and what the rows are
@@ -241,19 +241,24 @@ def analogies(model, guide, x, y):
 
 
 @torch.no_grad()
-def latent_sites(guide, images, batch_size=1000):
-    """q(z | x)'s site, its distribution and draw, for each batch of images."""
-    return [poutine.trace(guide).get_trace(x).nodes[LATENT] for x in images.split(batch_size)]
+def code_site(guide, x):
+    """The site whose values the pictures of the latent space show: z, or the guide's only latent site, whatever it
+    is named (Pyro's examples name it "latent")."""
+    sites = latent_sites(poutine.trace(guide).get_trace(x))
+    return LATENT if LATENT in sites or len(sites) != 1 else next(iter(sites))
 
 
+@torch.no_grad()
 def latent_means(guide, images, batch_size=1000):
-    """The mean of q(z | x) for each image: the codes of an encoder (one draw for a guide with no closed-form mean)."""
-    return torch.cat([site_mean(site) for site in latent_sites(guide, images, batch_size)])
+    """The mean of q(z | x) for each image: the codes of an encoder (one draw for a guide with no closed-form mean),
+    at the guide's code_site."""
+    site = code_site(guide, images[:1])
+    return torch.cat([site_mean(poutine.trace(guide).get_trace(x).nodes[site]) for x in images.split(batch_size)])
 
 
-def decoded_means(model, z, data_dim):
-    """The mean of p(x | z) for each row of z: the images of a decoder."""
-    return observed_means(poutine.condition(model, {LATENT: z}), z.new_zeros(len(z), data_dim))
+def decoded_means(model, z, data_dim, site=LATENT):
+    """The mean of p(x | z) for each row of z, the values of the model's `site`: the images of a decoder."""
+    return observed_means(poutine.condition(model, {site: z}), z.new_zeros(len(z), data_dim))
 
 
 def plane(codes):

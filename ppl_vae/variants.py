@@ -3,6 +3,7 @@ and the training schemes; and a user's pair file, which enters through the same 
 
 The only listing: a new family or guide file is one line here.
 """
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -24,6 +25,11 @@ GUIDES = {name: guide for file in GUIDE_FILES
           for name, guide in importlib.import_module(f"ppl_vae.guides.{file}").GUIDES.items()}
 # the generic schemes any pair may name (--scheme), and the families' own
 SCHEMES = {scheme.name: scheme for scheme in [*schemes.GENERIC, *(v.scheme for v in VARIANTS.values() if v.scheme)]}
+
+
+def schemes_of(variant):
+    """The schemes a variant may name: the generic ones, the families', and its own (a user's pair may declare one)."""
+    return {**SCHEMES, **({variant.scheme.name: variant.scheme} if variant.scheme else {})}
 
 
 def is_user_pair(spec):
@@ -51,8 +57,7 @@ def user_variant(spec, source=None):
     source = source or pair_source(spec)
     now = pair_source(source["path"] + ":" + name)
     if now["sha256"] != source["sha256"]:
-        print(f"warning: {source['path']} has changed since this run was configured (SHA-256 {source['sha256'][:12]}"
-              f" then, {now['sha256'][:12]} now)", file=sys.stderr)
+        warn_changed(source["path"], source["sha256"], now["sha256"])
     if path.endswith(".py"):
         module_spec = importlib.util.spec_from_file_location(Path(source["path"]).stem, source["path"])
         module = importlib.util.module_from_spec(module_spec)
@@ -64,10 +69,17 @@ def user_variant(spec, source=None):
         return declared
     if not callable(declared):
         raise ValueError(f"--model {spec}: {source['path']} has no Variant or function {name}")
-    if len(inspect.signature(declared).parameters) != 1:
-        raise ValueError(f"--model {spec}: {name} takes {len(inspect.signature(declared).parameters)} arguments; a "
-                         "bare build takes the image shape alone (declare a ppl_vae.pairs.Variant for options)")
+    required = [p for p in inspect.signature(declared).parameters.values() if p.default is p.empty]
+    if len(required) != 1:
+        raise ValueError(f"--model {spec}: {name} takes {len(required)} arguments; a bare build takes the image shape "
+                         "alone (a ppl_vae.pairs.Variant declares a build of the options and the data)")
     return Variant(lambda options, data: declared(tuple(data.image_shape)), summary=f"{Path(path).name}:{name}")
+
+
+@functools.cache  # once a command, however often the file is read
+def warn_changed(path, then, now):
+    print(f"warning: {path} has changed since this run was configured (SHA-256 {then[:12]} then, {now[:12]} now)",
+          file=sys.stderr)
 
 
 def lookup(spec, source=None):

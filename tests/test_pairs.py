@@ -12,6 +12,7 @@ import pytest
 import torch
 from pyro import poutine
 
+from helpers import markdown_blocks
 from ppl_vae import options, rundir, runs
 from ppl_vae.cli import build_parser, main
 from ppl_vae.evaluate import log_likelihood, mean_elbo, traces
@@ -21,16 +22,10 @@ from ppl_vae.objectives import make_elbo
 from ppl_vae.variants import GUIDES, SCHEMES, VARIANTS
 
 README = Path(__file__).parent.parent / "README.md"
+PAIRS = Path(__file__).parent.parent / "docs" / "pairs.md"
+BARE = "## The least: a bare build"
 QUICK = ["--subset", "300", "--batch-size", "50"]
 TINY = [*QUICK, "--hidden", "32", "--latent", "4"]
-
-
-def readme_blocks(heading, language):
-    """The fenced blocks of one language in a README section."""
-    text = README.read_text()
-    section = text[text.index(f"## {heading}\n"):]
-    section = section[: section.index("\n## ", 1)]
-    return re.findall(rf"```{language}\n(.*?)```", section, flags=re.S)
 
 
 @pytest.mark.parametrize("guide", ["gaussian", "delta", "fullcov", "flow"])
@@ -148,10 +143,10 @@ def test_every_option_is_a_flag_made_from_its_field():
             assert field.metadata["help"]
 
 
-def test_the_readme_pair_trains_evaluates_samples_and_plots(tmp_path, monkeypatch, capsys):
-    """The README's "Write your own pair" example, as written: the file and its two commands (made quick)."""
+def test_the_bare_pair_of_the_docs_trains_evaluates_samples_and_plots(tmp_path, monkeypatch, capsys):
+    """docs/pairs.md's bare build, as written: the file and its two commands (made quick)."""
     monkeypatch.chdir(tmp_path)
-    (source,), (commands,) = readme_blocks("Write your own pair", "python"), readme_blocks("Write your own pair", "sh")
+    (source,), (commands,) = markdown_blocks(PAIRS, BARE, "python"), markdown_blocks(PAIRS, BARE, "sh")
     Path("my_pair.py").write_text(source)
     for line in commands.strip().splitlines():
         argv = shlex.split(line)[1:]
@@ -172,7 +167,7 @@ def test_the_readme_pair_trains_evaluates_samples_and_plots(tmp_path, monkeypatc
 
 def test_the_readme_python_api_runs_as_written(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    (source,) = readme_blocks("Python API", "python")
+    (source,) = markdown_blocks(README, "## Python API", "python")
     exec(compile(source, "README.md", "exec"), {})
     assert re.search(r"NLL of 100 test images: \d+\.\d\d nats", capsys.readouterr().out)
     assert main(["evaluate", "runs/vae-flow", "--iw-samples", "5", "--test-images", "20"]) == 0
@@ -225,7 +220,7 @@ def test_a_bad_option_in_a_config_file_is_named_with_the_valid_ones(tmp_path, ca
 
 
 def test_a_pair_from_an_importable_module_with_relative_imports_trains(tmp_path, monkeypatch):
-    (source,) = readme_blocks("Write your own pair", "python")
+    (source,) = markdown_blocks(PAIRS, BARE, "python")
     package = tmp_path / "mypairs"
     package.mkdir()
     (package / "__init__.py").write_text("")

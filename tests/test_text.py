@@ -112,7 +112,7 @@ def decoded_kind_accuracy(run_dir, draws=20):
     sentences = KIND_A + KIND_B
     x = padded([vocabulary.encode(s.split())[0] for s in sentences], 9)
     torch.manual_seed(0)
-    z = plots.latent_sites(guide, x)[0]["fn"].sample((draws,)).flatten(0, 1)  # (draws x sentences, latent)
+    z = poutine.trace(guide).get_trace(x).nodes["z"]["fn"].sample((draws,)).flatten(0, 1)  # (draws x sentences, latent)
     first_words = [vocabulary.decode(ids).split(" ")[0] for ids in model.generate(z, 9, greedy=True).tolist()]
     first_words_a = {s.split()[0] for s in KIND_A}
     is_a = [i % len(sentences) < len(KIND_A) for i in range(len(z))]
