@@ -153,9 +153,9 @@ def train_config(args):
     else:
         config = configuration.configure(given.get("model", configuration.DEFAULT_VARIANT), given.get("guide"),
                                          scheme=given.get("scheme"))
-    for section, values in sections.items():
-        if section in configuration.SECTIONS:  # the rest (device, processes) say where it runs, not what
-            configuration.update(config, section, values)
+    for name, values in sections.items():
+        if name in configuration.SECTIONS:  # the rest (device, processes) say where it runs, not what
+            configuration.update(config, name, values)
     if "seed" in given:
         config["seed"] = given["seed"]
     return config
@@ -163,12 +163,11 @@ def train_config(args):
 
 def cmd_train(args):
     if args.resume:
-        fields = args.option_fields.values()
         fixed = [flag for dest, (flag, f) in args.option_fields.items()
                  if dest in vars(args) and not f.metadata["resumable"]]
         fixed += [f"--{name}" for name in DEFINING if getattr(args, name, None) is not None]
         if fixed:
-            resumable = [flag for flag, f in fields if f.metadata["resumable"]]
+            resumable = [flag for flag, f in args.option_fields.values() if f.metadata["resumable"]]
             raise ValueError(f"--resume continues {args.resume} as configured; only {', '.join(resumable)} may be "
                              f"given with it (got {', '.join(sorted(fixed))})")
         config = configuration.load_config(args.resume)

@@ -397,6 +397,10 @@ class Dataset:
         codes.image_shape = (codes.dim,)
         return codes
 
+    def tokens(self, x):
+        """The tokens of data points x, for a per-token measure: none for images."""
+        return None
+
     def one_hot(self, labels):
         return F.one_hot(labels.long(), self.num_classes).to(torch.get_default_dtype())
 

@@ -4,6 +4,7 @@ where it draws a grid of codes; and the numbers the pair declares itself (Varian
 validation split (train.fit) and reported on the test split (runs/report.py)."""
 import torch
 from pyro import poutine
+from torch.distributions import constraints
 
 from ppl_vae import evaluate
 from ppl_vae.pairs import class_site, latent_sites
@@ -11,8 +12,7 @@ from ppl_vae.pairs import class_site, latent_sites
 
 def one_per_point(fn):
     """Whether a latent site takes one category per data point: a one-hot vector or an index."""
-    one_hot = len(fn.event_shape) == 1 and str(fn.support).startswith("OneHot")
-    return fn.support.is_discrete and (one_hot or len(fn.event_shape) == 0)
+    return fn.support is constraints.one_hot or fn.support.is_discrete and len(fn.event_shape) == 0
 
 
 def code_count(fn):

@@ -106,8 +106,8 @@ class ModelInfo:
     image_shape  the shape of a data point
     encoder      (out_dim, extra_inputs=0, **kwargs) -> the network that mirrors the model's decoder, from a flat data
                  point and `extra_inputs` more numbers (a one-hot class, say) to out_dim numbers
-    shared       name -> module the model lends its guides (its `shared()`: the Ladder VAE's top-down path, the
-                 VQ-VAE's codebook, ...)
+    shared       name -> what the model lends its guides, a module or a function of it (its `shared()`: the Ladder
+                 VAE's top-down path, the VQ-VAE's codebook, the mixture's p(y | z), ...)
     """
     latents: dict
     num_classes: int
@@ -120,7 +120,8 @@ class ModelInfo:
         """The ModelInfo of `model` (built with `options` for `data`), its prior traced in eval mode (no batch
         statistics of a blank image, no dropout), its mirrored encoder the variant's `encoder`."""
         blank = data.blank(1, device_of(model), labels=takes_labels(model))
-        training, _ = model.training, model.eval()
+        training = model.training
+        model.eval()
         try:
             with torch.no_grad(), poutine.block():
                 trace = poutine.trace(model).get_trace(*blank)
@@ -221,8 +222,7 @@ def observed_site(trace, x):
     flat = x.reshape(len(x), -1)
     for name in observed:
         value = trace.nodes[name]["value"]
-        if value is x or value.shape[-1] != 0 and value.numel() == x.numel() and torch.equal(
-                value.reshape(flat.shape), flat):
+        if value is x or value.numel() == x.numel() and torch.equal(value.reshape(flat.shape), flat):
             return name
     return observed[-1]
 

@@ -197,6 +197,10 @@ class TextDataset(Dataset):
         for x, *rest in super().batches(split, batch_size, False, labels, indices):
             yield x[:, : int(lengths(x).max())], *rest
 
+    def tokens(self, x):
+        """The tokens of sentences x, each sentence's <eos> counted: a perplexity's denominator."""
+        return int(lengths(x).sum())
+
     def bucketed(self, split, batch_size, indices=None, pool_batches=100):
         """The split's indices (or these) shuffled, then sorted by sentence length within pools of `pool_batches`
         batches, cut into batches and the batches shuffled: each sentence once, in random company of about its

@@ -16,7 +16,6 @@ from ppl_vae.data import DataError, as_images, npz_arrays
 from ppl_vae.options import Options, option
 from ppl_vae.pairs import observed_site
 from ppl_vae.runs.configuration import training_of, variant_of
-from ppl_vae.text import TextDataset, lengths
 from ppl_vae.objectives import make_elbo
 from ppl_vae.train import progress
 
@@ -101,8 +100,8 @@ def evaluate_run(model, guide, config, data, iw_samples, chunk_size, iw_batch_si
         nll = -log_px
         results.update(iw_samples=iw_samples, test_images=len(nll), test_nll=nll.mean().item(),
                        test_nll_se=(nll.std() / len(nll) ** 0.5).item())
-        if isinstance(data, TextDataset):  # the language models' number: per token, each sentence's <eos> counted
-            tokens = int(lengths(test_images).sum())
+        tokens = data.tokens(test_images)
+        if tokens:  # the language models' number, per token
             results.update(test_tokens=tokens, test_ppl=math.exp(nll.sum().item() / tokens))
     return results, log_px
 
@@ -115,7 +114,7 @@ def print_report(results, data):
         if f"{split}_elbo" in results:
             line += f"   ELBO {results[f'{split}_elbo']:9.3f}"
         print(f"{line} nats per {item} ({count} {item}s" + (
-            ")" if isinstance(data, TextDataset) else f", binarization {data.binarize})"))
+            f", binarization {data.binarize})" if item == "image" else ")"))
     print("(log p(x | z) with z ~ q(z | x) is the reconstruction term; minus it is the summed binary cross-entropy for "
           "Bernoulli pixels, the summed cross-entropy of the words for sentences)")
     if "test_accuracy" in results:
