@@ -212,6 +212,21 @@ def test_a_run_configured_before_guides_were_named_apart_still_loads(tmp_path):
     assert guide.code_range == 2.0
 
 
+def test_a_run_configured_before_schemes_had_options_of_their_own_still_loads(tmp_path):
+    """M2's labelled images and alpha were its model's options, M1+M2's --m1 too: they move to the scheme and the
+    data, and the run loads and resumes with them."""
+    assert main(["train", *QUICK, "--epochs", "1", "--model", "m2", "--hidden", "16", "--latent", "2", "--labelled",
+                 "50", "--alpha", "5", "--runs-dir", str(tmp_path), "--name", "old"]) == 0
+    config = rundir.read_json(tmp_path / "old" / "config.json")
+    scheme = {k: v for k, v in config["scheme"].items() if k != "name"}
+    old = {**config, "model": {**config["model"], **scheme, "m1": "", "active": 0.0, "sampled": False}}
+    del old["scheme"]
+    rundir.write_json(tmp_path / "old" / "config.json", old)
+    assert runs.load_run(tmp_path / "old", with_data=False)[0] == config
+    assert main(["train", "--resume", str(tmp_path / "old"), "--epochs", "2"]) == 0
+    assert rundir.read_json(tmp_path / "old" / "config.json")["scheme"] == config["scheme"]
+
+
 def test_a_bad_option_in_a_config_file_is_named_with_the_valid_ones(tmp_path, capsys):
     path = tmp_path / "c.json"
     path.write_text(json.dumps({**runs.configure("vae"), "train": {"lr_decay": 0.5}}))
