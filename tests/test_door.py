@@ -206,9 +206,8 @@ def test_vade_interrupted_in_its_pretraining_resumes_to_the_numbers_of_a_straigh
     monkeypatch.setattr(rundir, "save_checkpoint", save)
     assert rundir.load_checkpoint(tmp_path / "stopped")["epoch"] == 1
     resumed = run(tmp_path / "stopped", rundir.load_checkpoint(tmp_path / "stopped"))
-    without_seconds = [[{k: v for k, v in m.items() if k != "seconds"} for m in metrics]
-                       for metrics in (straight, resumed)]
-    assert without_seconds[0] == without_seconds[1]
+    numbers = [[{k: v for k, v in m.items() if k != "seconds"} for m in metrics] for metrics in (straight, resumed)]
+    assert numbers[0] == numbers[1]
     weights = [rundir.load_checkpoint(tmp_path / name)["model"] for name in ("straight", "stopped")]
     assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
 

@@ -12,7 +12,8 @@ import torch
 from pyro import poutine
 
 from ppl_vae import disentanglement, distributed, evaluate, metrics, rundir
-from ppl_vae.data import DataError, as_images, npz_arrays
+from ppl_vae.data import as_images
+from ppl_vae.sources import DataError, npz_arrays
 from ppl_vae.options import Options, option
 from ppl_vae.pairs import observed_site
 from ppl_vae.runs.configuration import training_of, variant_of
