@@ -142,8 +142,8 @@ def elbo_step(model, guide, elbo):
 @dataclass
 class Pretraining:
     """Epochs before SVI's, each an epoch of `fit` (its progress, NaN stop, checkpoint and exact resume): an Adam of
-    their own, at learning rate `lr` (None: the run's), steps on `loss(model, guide, batch)` (a tensor, summed over
-    the batch) over `batches(batch_size)`; after the last, `finish(model, guide)` sets SVI's starting point (VaDE's:
+    their own, at learning rate `lr` (None: the run's), steps on `loss(model, guide, batch)` (a tensor) over
+    `batches(batch_size)`; after the last, `finish(model, guide)` sets SVI's starting point (VaDE's:
     the mixture at the k-means clusters of the codes)."""
     epochs: int
     loss: Callable
