@@ -151,8 +151,7 @@ def pair(variant=DEFAULT_VARIANT, image_shape=(28, 28), guide=None, seed=0, devi
         if section is None:
             raise ValueError(f"{name}: not an option of the {describe(config)} pair's model, guide or scheme")
         config[section][name] = value
-    kind = "sentences" if lookup(variant).takes == "sentences" else "images"
-    return build(config, DataInfo(tuple(image_shape), num_classes, kind), device)
+    return build(config, DataInfo(tuple(image_shape), num_classes, lookup(variant).takes), device)
 
 
 def scheme_of(config, model):
