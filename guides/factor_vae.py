@@ -52,6 +52,9 @@ class FactorVAEGuide(nn.Module):
         with pyro.plate("data", x.shape[0], device=x.device):
             z = pyro.sample("z", diagonal_normal(self.encoder(x)).to_event(1))
         if self.training:
+            if z.dim() != 2:  # (particles, batch, units)
+                raise ValueError("--guide factor-vae: its penalty and its discriminator read one draw of the batch's "
+                                 "codes, not vectorized particles (--elbo wake, or --num-particles above 1)")
             fixed = {name: p.detach() for name, p in self.discriminator.named_parameters()}
             logits = functional_call(self.discriminator, fixed, (z,))
             pyro.factor("total_correlation", self.gamma * (logits[:, 0] - logits[:, 1]).sum(), has_rsample=True)

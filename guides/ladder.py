@@ -53,7 +53,8 @@ class LadderGuide(nn.Module):
 def build(cfg, info):
     """The model's mirrored encoder of each layer, its deterministic units and its head run apart (the model's
     ladder_encoder), and the model's top-down path, which it shares."""
-    bottom_up, heads = zip(*(info.encoder(2 * size, layer=layer) for layer, size in enumerate(info.layers(), start=1)))
+    bottom_up, heads = zip(*(info.encoder(2 * size, ladder_layer=layer)
+                             for layer, size in enumerate(info.layers(), start=1)))
     return LadderGuide(nn.ModuleList(bottom_up), nn.ModuleList(heads), info.share("top_down"))
 
 

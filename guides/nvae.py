@@ -36,7 +36,7 @@ class NVAEGuide(nn.Module):
 def build(cfg, info):
     """The model's top-down path, which it shares; its mirrored encoder (a bottom-up pass of as many channels as the
     path, nets.BottomUp); and a posterior head per group, from the group's feature map and h to its latent channels."""
-    top_down = info.share("top_down")
+    top_down = info.share("top_down_cells")
     heads = [images(nn.ELU(), nn.Conv2d(2 * top_down.channels, 2 * shape[0], 3, padding=1))
              for shape in top_down.latent_shapes]
     return NVAEGuide(info.encoder(top_down.channels), nn.ModuleList(heads), top_down)

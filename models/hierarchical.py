@@ -93,11 +93,12 @@ def build_ladder(cfg: LadderConfig, data):
     return HierarchicalVAE(top_down, decoder, cfg.latents[-1], cfg.likelihood_module())
 
 
-def ladder_encoder(cfg: LadderConfig, image_shape, out_dim, extra_inputs=0, layer=1):
-    """The mirror of layer `layer` of the ladder: its bottom-up deterministic units d_l (from d_(l-1), x for l = 1),
-    then a linear head to out_dim numbers; the Ladder VAE's guide runs the two apart."""
-    n_in = math.prod(image_shape) + extra_inputs if layer == 1 else cfg.hidden[layer - 2]
-    hidden = cfg.hidden[layer - 1]
+def ladder_encoder(cfg: LadderConfig, image_shape, out_dim, extra_inputs=0, ladder_layer=1):
+    """The mirror of layer l = `ladder_layer` of the ladder: its bottom-up deterministic units d_l (from d_(l-1), x
+    for l = 1), then a linear head to out_dim numbers; the Ladder VAE's guide runs the two apart. (Not the layer
+    encoders of bottom-up guides, which read z_(l-1): hence a keyword of its own.)"""
+    n_in = math.prod(image_shape) + extra_inputs if ladder_layer == 1 else cfg.hidden[ladder_layer - 2]
+    hidden = cfg.hidden[ladder_layer - 1]
     return nn.Sequential(cfg.layer([n_in, *[hidden] * cfg.depth], activate_last=True), nn.Linear(hidden, out_dim))
 
 

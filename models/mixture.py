@@ -118,7 +118,11 @@ def code(guide, x):
     if drawn:
         raise ValueError(f"--pretrain needs a guide whose q(z | x) does not see the cluster; this guide draws "
                          f"{', '.join(drawn)} first (try --guide vade)")
-    return site["fn"].mean
+    try:
+        return site["fn"].mean
+    except NotImplementedError:  # a flow's, say
+        raise ValueError(f"--pretrain needs the mean of the guide's q(z | x); this guide's {type(site['fn']).__name__} "
+                         "has none in closed form (try --guide vade)") from None
 
 
 def clusters_from_codes(cfg: PretrainingConfig, model, guide, data, seed):
@@ -128,8 +132,13 @@ def clusters_from_codes(cfg: PretrainingConfig, model, guide, data, seed):
     codes; then SVI."""
     if not cfg.pretrain:
         return Training(data.batches)
+    missing = [name for name in ("decoder", "likelihood", "num_classes", "fit_clusters") if not hasattr(model, name)]
+    if missing:
+        raise ValueError(f"--scheme clusters-from-codes starts a mixture from the k-means clusters of the codes, "
+                         f"through the model's decoder, likelihood, num_classes and fit_clusters (a GMVAE's); this "
+                         f"model has no {', '.join(missing)}")
     squared_error = cfg.pretrain_loss == "squared-error"  # on grey pixels
-    code(guide, data.images["valid"][:1])  # the guide's q(z | x) must not see the cluster
+    code(guide, data.images["valid"][:2])  # the guide's q(z | x) must not see the cluster (2: BatchNorm's least)
 
     def loss(model, guide, batch):
         (x,) = batch

@@ -36,7 +36,7 @@ class NVAE(nn.Module):
 
     def shared(self):
         """The generative top-down path, lent to the guide, which draws the groups from the same priors."""
-        return {"top_down": self.top_down}
+        return {"top_down_cells": self.top_down}
 
 
 @dataclass

@@ -4,7 +4,9 @@ configuration to runs/<name>/config.json, from which it can be re-run or resumed
 ppl_vae/runs/'s."""
 import argparse
 import ctypes
+import os
 import sys
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +15,10 @@ import torch
 
 from ppl_vae import bounds, distributed, evaluate, figures, options, plots, rundir, text
 from ppl_vae.data import DataConfig, DataError
-from ppl_vae.runs import configuration, life, report
+from ppl_vae.runs import configuration, life, matrix, report
+from ppl_vae.runs.validation import first_line
 from ppl_vae.train import TrainConfig
-from ppl_vae.variants import GUIDES, SCHEMES, VARIANTS, is_user_pair, lookup, schemes_of
+from ppl_vae.variants import GUIDES, SCHEMES, VARIANTS, is_user_pair, lookup, schemes_of, user_frame
 
 # the flags that name a run's pair or its source, which config.json holds for a resumed run
 DEFINING = ("model", "guide", "scheme", "seed", "config")
@@ -45,11 +48,22 @@ def user_pair(argv):
     return spec if spec and is_user_pair(spec) else None
 
 
-def build_parser(argv=None):
-    """The command line's parser; for `train --model FILE.py:NAME` (argv), with the flags of that pair's options."""
-    parser = OneLineParser(prog="run.py", description=__doc__)
+def invocation(prog):
+    """How the command is typed: `python run.py` for the script, `ppl-vae` for the installed command."""
+    return f"python {prog}" if prog.endswith(".py") else prog
+
+
+def build_parser(argv=None, prog="run.py"):
+    """The command line's parser, named `prog`; for `train --model FILE.py:NAME` (argv), with the flags of that
+    pair's options."""
+    parser = OneLineParser(prog=prog, description=__doc__)
+    parser.set_defaults(prog=prog)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list", help="list the variants, the guides and the training schemes, one per line")
+    list_cmd = commands.add_parser("list", help="list the variants, the guides and the training schemes, one per "
+                                   "line")
+    list_cmd.add_argument("--matrix", action="store_true", help="instead, what trains with what: for every variant, "
+                          "each guide with each objective and each scheme, 'trains' or the line the run is refused "
+                          "with (Markdown; minutes: every run is validated on its data)")
 
     train_cmd = commands.add_parser("train", help="train a pair; writes runs/<name>/")
     train_cmd.add_argument("--model", default=argparse.SUPPRESS, metavar="VARIANT|FILE.py:NAME|module:NAME",
@@ -57,12 +71,12 @@ def build_parser(argv=None):
                                 f"{configuration.DEFAULT_VARIANT}), or a user's file or module that declares a "
                                 "Variant NAME, or a build(image_shape) NAME that returns (model, guide) (docs/pairs.md)")
     train_cmd.add_argument("--guide", default=argparse.SUPPRESS, choices=list(GUIDES),
-                           help="the guide, in place of the variant's own (python run.py list)")
+                           help=f"the guide, in place of the variant's own ({invocation(prog)} list)")
     spec = user_pair(argv)
     declared = lookup(spec) if spec else None
     schemes = schemes_of(declared) if spec else SCHEMES
     train_cmd.add_argument("--scheme", default=argparse.SUPPRESS, choices=list(schemes),
-                           help="how it trains, in place of the variant's own (python run.py list)")
+                           help=f"how it trains, in place of the variant's own ({invocation(prog)} list)")
     option_fields = {
         **options.add_flags(train_cmd, "train", [TrainConfig], no_owners),
         **options.add_flags(train_cmd, "data", [DataConfig], no_owners),
@@ -114,7 +128,7 @@ def build_parser(argv=None):
     plot_cmd.add_argument("-o", "--output", type=Path, help="PNG to write (default FIRST_RUN_DIR/KIND.png)")
     for command in (evaluate_cmd, bounds_cmd, sample_cmd):
         command.add_argument("--overwrite", action="store_true", help="replace files of the same name")
-    for command in (evaluate_cmd, bounds_cmd, sample_cmd, reconstruct_cmd, interpolate_cmd, plot_cmd):
+    for command in (list_cmd, evaluate_cmd, bounds_cmd, sample_cmd, reconstruct_cmd, interpolate_cmd, plot_cmd):
         options.add_flags(command, "device", [life.DeviceConfig], no_owners)
     options.add_flags(evaluate_cmd, "processes", [distributed.ProcessesConfig], no_owners)
     return parser
@@ -176,17 +190,20 @@ def cmd_train(args):
     else:
         config = train_config(args)
         run_dir = args.runs_dir / (args.name or life.default_name(config))
+    processes = section(args, distributed.ProcessesConfig, "processes").devices
+    if processes and distributed.is_lead():  # refused before Lightning starts the other processes
+        life.validate_run(config, device_of(args), processes)
     try:
         life.train(config, run_dir, device_of(args), resume=bool(args.resume), overwrite=args.overwrite,
                    fabric=launch(args))
     except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with: python run.py train --resume {run_dir}", file=sys.stderr)
+        print(f"\ninterrupted; continue with: {invocation(args.prog)} train --resume {run_dir}", file=sys.stderr)
         return 130
     except FloatingPointError as e:
         done = len(rundir.read_metrics(run_dir))
         kept = f"{run_dir} keeps its checkpoint of epoch {done}" if done else "no epoch had finished"
         if distributed.is_lead():
-            print(f"run.py train: error: {e}; stopped: {kept}. A smaller --lr or a longer --kl-anneal may help.",
+            print(f"{args.prog} train: error: {e}; stopped: {kept}. A smaller --lr or a longer --kl-anneal may help.",
                   file=sys.stderr)
         return 1
     if not distributed.is_lead():
@@ -326,6 +343,9 @@ def cmd_plot(args):
 
 
 def cmd_list(args):
+    if args.matrix:
+        print(matrix.page(matrix.walk(device=device_of(args))))
+        return 0
     print("variants (--model NAME: a model with its default guide and scheme):")
     for name, variant in VARIANTS.items():
         scheme = f", scheme: {variant.scheme.name}" if variant.scheme else ""
@@ -357,16 +377,31 @@ def tune_malloc():
 
 
 def main(argv=None):
+    """The command line (argv: its words after the program's name, default sys.argv's), returning the exit status:
+    0, or 2 for a refusal of one line; a user's pair that raises is shown with its traceback, under a line saying
+    where (status 1); anything else raised is this project's bug, and keeps its traceback."""
     tune_malloc()
+    prog = Path(sys.argv[0]).name if argv is None else "run.py"
     argv, args = sys.argv[1:] if argv is None else argv, None
     try:
-        args = build_parser(argv).parse_args(argv)
+        args = build_parser(argv, prog).parse_args(argv)
         command = {"list": cmd_list, "train": cmd_train, "evaluate": cmd_evaluate, "bounds": cmd_bounds,
                    "sample": cmd_sample, "reconstruct": cmd_reconstruct, "interpolate": cmd_interpolate,
                    "plot": cmd_plot}[args.command]
         return command(args)
-    except (DataError, OSError, ValueError) as e:  # OSError: a file or folder missing, in the way or not writable
+    except BrokenPipeError:  # the reader closed the pipe (ppl-vae list | head): stop quietly, as command-line tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that Python's exit flushes nowhere
+        return 141  # the shell's status for a death by SIGPIPE
+    except Exception as error:
+        command = f"{prog} {args.command if args else argv[0] if argv else ''}".strip()
+        frame = user_frame(error)
+        if frame is not None:  # a bug in the user's pair: their traceback, headed by where
+            print(f"{command}: error in {frame.filename}, in {frame.name} (line {frame.lineno}): "
+                  f"{type(error).__name__}: {first_line(error)}", file=sys.stderr)
+            traceback.print_exception(error)
+            return 1
+        if not isinstance(error, (DataError, OSError, ValueError)):  # OSError: a file or folder missing, in the
+            raise  # way or not writable
         if distributed.is_lead():  # the other processes of a data-parallel run stop on the same error, silently
-            command = args.command if args else argv[0]  # (the parser is built for a user's pair: a refusal there)
-            print(f"run.py {command}: error: {e}", file=sys.stderr)
-        return 2
+            print(f"{command}: error: {error}", file=sys.stderr)  # (the parser is built for a user's pair: a
+        return 2  # refusal there)

@@ -68,12 +68,15 @@ def intensities(images):
 def as_images(images, labels, where):
     """(N, ...) uint8 in 0..255 or float in [0, 1] -> float32 (N, D) in [0, 1], with int64 labels (-1 if none)."""
     images = np.asarray(images)
-    if images.ndim < 2:
-        raise DataError(f"{where}: images have shape {images.shape}; expected (N, H, W) or (N, D)")
+    if images.ndim < 2 or images.size == 0:
+        raise DataError(f"{where}: images have shape {images.shape}; expected (N, H, W) or (N, D), with N and the "
+                        "image's size above 0")
     if images.dtype == np.uint8:
         images = images.astype(np.float32) / 255.0
     elif np.issubdtype(images.dtype, np.floating):
-        if images.size and (images.min() < 0 or images.max() > 1):
+        if not np.isfinite(images).all():
+            raise DataError(f"{where}: float images hold NaN or infinite values")
+        if images.min() < 0 or images.max() > 1:
             raise DataError(f"{where}: float images must lie in [0, 1], found [{images.min()}, {images.max()}]")
         images = images.astype(np.float32)
     else:
@@ -217,6 +220,8 @@ class Dataset:
         """Indices of n training images, n / classes of each class, drawn at random with this seed (the labelled
         set of semi-supervised learning)."""
         labels = self.labels["train"].cpu()
+        if not self.num_classes:
+            raise DataError("labelled images: this dataset has no labels")
         if n % self.num_classes or n <= 0:
             raise DataError(f"labelled images: {n} is not a positive multiple of the {self.num_classes} classes")
         generator = torch.Generator().manual_seed(seed)

@@ -40,8 +40,9 @@ def log_aggregate(log_q, dataset_size):
 def kl_terms(posterior, prior, z, dataset_size):
     """Per point, the three parts of log q(z_i | n_i) - log p(z_i): each (..., M). `posterior`: q(z | n) of the M
     points, an Independent distribution of batch shape (M,); `prior` p(z), factorized the same way; z (..., M, units)."""
-    if not isinstance(posterior, Independent) or not isinstance(prior, Independent):
-        raise ValueError("the KL decomposition needs q(z | x) and p(z) that factorize over the units (.to_event)")
+    if not all(isinstance(fn, Independent) and fn.base_dist.event_shape == () for fn in (posterior, prior)):
+        raise ValueError("the KL decomposition needs q(z | x) and p(z) that factorize over units of one number each "
+                         "(.to_event of a univariate distribution)")
     event_dims = posterior.reinterpreted_batch_ndims
     # cross[..., i, j, units] = log q(z_i,unit | n_j): each draw under every point's posterior
     cross = posterior.base_dist.log_prob(z.unsqueeze(-1 - event_dims))
@@ -62,11 +63,15 @@ def latent_kl_terms(model_trace, guide_trace, dataset_size):
 
 
 def unreparameterized(guide_trace):
-    """Why beta-TCVAE's objective cannot train a pair whose guide draws these sites, or None: its terms need latent
-    sites drawn by reparameterization."""
-    names = [name for name, site in guide_trace.nodes.items() if site["type"] == "sample" and not site["is_observed"]
-             and not site_is_subsample(site) and not site["fn"].has_rsample]
-    return f"the tcvae objective needs latent sites drawn by reparameterization; {names[0]!r} is not" if names else None
+    """Why an objective that differentiates through the guide's draws (beta-TCVAE's, TraceMeanField_ELBO) cannot
+    train a pair whose guide draws this site otherwise, or None."""
+    for name, site in guide_trace.nodes.items():
+        if site["type"] == "sample" and not site["is_observed"] and not site_is_subsample(site) \
+                and not site["fn"].has_rsample:
+            instead = "--elbo enum" if site["infer"].get("enumerate") == "parallel" else "--elbo trace"
+            kind = type(getattr(site["fn"], "base_dist", site["fn"])).__name__
+            return f"needs latent sites drawn by reparameterization; the guide's {name!r}, a {kind}, is not (use {instead})"
+    return None
 
 
 class TotalCorrelationELBO(Trace_ELBO):
@@ -89,7 +94,7 @@ class TotalCorrelationELBO(Trace_ELBO):
         for model_trace, guide_trace in self._get_traces(model, guide, args, kwargs):
             why = unreparameterized(guide_trace)
             if why:
-                raise ValueError(why)
+                raise ValueError(f"--elbo tcvae: {why}")
             objective = model_trace.log_prob_sum() - guide_trace.log_prob_sum()
             for terms in latent_kl_terms(model_trace, guide_trace, self.dataset_size).values():
                 objective = objective - sum(weight * terms[term].sum() for term, weight in self.extra_weights.items())

@@ -29,8 +29,8 @@ CODE_KINDS = ("latent", "manifold", "traversal", "interpolation", "factors")  # 
 
 def require_images(config, run_dir):
     if life.is_text_run(run_dir):
-        raise ValueError(f"{run_dir}: the {configuration.describe(config)} model's data are sentences, not images (python "
-                         "run.py sample, reconstruct and interpolate print them)")
+        raise ValueError(f"{run_dir}: the {configuration.describe(config)} model's data are sentences, not images (the "
+                         "sample, reconstruct and interpolate commands print them)")
     if len(config["image_shape"]) != 2:
         raise ValueError(f"{run_dir}: the {configuration.describe(config)} model's data are vectors of features, not images")
 

@@ -21,7 +21,8 @@ class Objective:
 
 OBJECTIVES = {
     "trace": Objective(Trace_ELBO, "Trace_ELBO (Monte Carlo KL)"),
-    "meanfield": Objective(TraceMeanField_ELBO, "TraceMeanField_ELBO (analytic KL where it exists)"),
+    "meanfield": Objective(TraceMeanField_ELBO, "TraceMeanField_ELBO (analytic KL where it exists)",
+                           needs=decomposition.unreparameterized),
     # the importance-weighted bound of Burda et al. 2015 (eq. 8) is the Renyi bound at alpha = 0 (Li & Turner 2016);
     # with one particle it is the ELBO
     "iwae": Objective(partial(RenyiELBO, alpha=0), "the importance-weighted bound on --num-particles samples "

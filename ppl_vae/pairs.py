@@ -129,9 +129,16 @@ class ModelInfo:
             model.train(training)
         shared = model.shared() if hasattr(model, "shared") else {}
         mirror = encoder or plain_encoder
-        return cls(latent_sites(trace), data.num_classes, tuple(data.image_shape),
-                   lambda out_dim, extra_inputs=0, **kwargs: mirror(options, tuple(data.image_shape), out_dim,
-                                                                    extra_inputs, **kwargs), shared)
+        takes = inspect.signature(mirror).parameters
+
+        def mirrored(out_dim, extra_inputs=0, **kwargs):
+            unknown = [name for name in kwargs if name not in takes]
+            if unknown:
+                raise ValueError(f"this guide needs the model's encoder by {unknown[0]} ({unknown[0]}=...), which "
+                                 "this model's encoder does not take")
+            return mirror(options, tuple(data.image_shape), out_dim, extra_inputs, **kwargs)
+
+        return cls(latent_sites(trace), data.num_classes, tuple(data.image_shape), mirrored, shared)
 
     def latent(self, site="z"):
         """The distribution at the model's latent site `site`; one clear line where the model has no such site."""
@@ -192,10 +199,11 @@ def signature_of(program):
 
 
 def positional(program):
-    """The program's positional parameters: (how many it requires, how many it accepts)."""
-    parameters = [p for p in signature_of(program).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return sum(p.default is p.empty for p in parameters), len(parameters)
+    """The program's positional parameters: (how many it requires, how many it accepts; inf for *args)."""
+    every = signature_of(program).parameters.values()
+    parameters = [p for p in every if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    accepted = math.inf if any(p.kind == p.VAR_POSITIONAL for p in every) else len(parameters)
+    return sum(p.default is p.empty for p in parameters), accepted
 
 
 def takes_labels(program):
@@ -248,12 +256,11 @@ def site_summary(fn):
     return f"event shape {tuple(fn.event_shape)}, support {fn.support}"
 
 
-def check_pair(model, guide, batch, objectives=()):
+def check_pair(model, guide, batch):
     """One clear line (a ValueError) when the guide does not fit the model on `batch` (a tuple of the programs'
     arguments): every latent site of the guide must be a latent site of the model with the same event shape and
     support (the guide's draws lie in the model's support), and every latent site of the model must be drawn by the
-    guide, except those the model enumerates; and the pair must be one that each of the named `objectives` can train
-    (what its entry needs)."""
+    guide, except those the model enumerates."""
     with torch.no_grad(), poutine.block():
         guide_trace = poutine.trace(guide).get_trace(*batch)
         model_trace = poutine.trace(model).get_trace(*batch)  # from its prior: a mismatched guide's values may not fit
@@ -271,7 +278,20 @@ def check_pair(model, guide, batch, objectives=()):
             raise ValueError(f"the guide does not fit the model at site {name!r}: the model's has {site_summary(other)}, "
                              f"the guide's {site_summary(fn)}" + ("" if fn.event_shape != other.event_shape else
                                                               ", and its draws lie outside the model's support"))
-    for name in objectives:
-        why = OBJECTIVES[name].needs(guide_trace) if OBJECTIVES[name].needs else None
-        if why:
-            raise ValueError(why)
+
+
+def check_objectives(guide, batch, objectives):
+    """One clear line (a ValueError) when the guide is not one that each of `objectives`, {flag: objective name}, can
+    train (what its entry needs of the guide's trace on `batch`, in training and in evaluation)."""
+    training = guide.training
+    try:
+        for mode in (True, False):  # the guide that trains, and the one that the validation ELBO reads each epoch
+            guide.train(mode)
+            with torch.no_grad(), poutine.block():
+                guide_trace = poutine.trace(guide).get_trace(*batch)
+            for flag, name in objectives.items():
+                why = OBJECTIVES[name].needs(guide_trace) if OBJECTIVES[name].needs else None
+                if why:
+                    raise ValueError(f"{flag} {name} {why}" + ("" if mode else " (in evaluation)"))
+    finally:
+        guide.train(training)

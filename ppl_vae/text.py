@@ -189,12 +189,12 @@ class TextDataset(Dataset):
         self.binarize = "none"
         self.code_sds = None
 
-    def batches(self, split, batch_size, shuffle=True, labels=False, indices=None):
+    def batches(self, split, batch_size, shuffle=True, labels=False, indices=None, fresh=True):
         """As Dataset.batches, each batch cut to its longest sentence (its <eos> included); shuffled batches hold
         sentences of similar lengths (see bucketed)."""
         if shuffle:
             indices = self.bucketed(split, batch_size, indices)
-        for x, *rest in super().batches(split, batch_size, False, labels, indices):
+        for x, *rest in super().batches(split, batch_size, False, labels, indices, fresh):
             yield x[:, : int(lengths(x).max())], *rest
 
     def tokens(self, x):

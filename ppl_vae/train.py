@@ -139,6 +139,18 @@ def elbo_step(model, guide, elbo):
     return lambda batch: elbo.loss_and_grads(model, guide, *batch)
 
 
+def objective_step(model, guide, cfg, training, dataset_size, latent_scale):
+    """The training step (batch -> loss, gradients left) of the run's scheme (`training.step`) on its objectives:
+    --elbo's, or with --guide-objective the two split (split_step); the latent sites weighted by `latent_scale`."""
+    elbo = make_elbo(cfg.elbo, cfg.num_particles, **options_of(cfg.elbo, cfg, dataset_size))
+    step_loss = training.step(latent_scale(model), latent_scale(guide), elbo)
+    if cfg.guide_objective:
+        guide_elbo = make_elbo(cfg.guide_objective, cfg.num_particles)
+        step_loss = split_step(step_loss, training.step(latent_scale(model), latent_scale(guide), guide_elbo),
+                               model, guide)
+    return step_loss
+
+
 @dataclass
 class Pretraining:
     """Epochs before SVI's, each an epoch of `fit` (its progress, NaN stop, checkpoint and exact resume): an Adam of
@@ -216,13 +228,8 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, checkpoint=None, training
     training = training or Training(data.batches)
     pretraining = training.pretraining
     before = pretraining.epochs if pretraining else 0  # the pretraining's epochs, numbered first
-    elbo = make_elbo(cfg.elbo, cfg.num_particles, **options_of(cfg.elbo, cfg, len(data.images["train"])))
     beta, latent_scale = latent_weighting(cfg)
-    step_loss = training.step(latent_scale(model), latent_scale(guide), elbo)
-    if cfg.guide_objective:
-        guide_elbo = make_elbo(cfg.guide_objective, cfg.num_particles)
-        step_loss = split_step(step_loss, training.step(latent_scale(model), latent_scale(guide), guide_elbo),
-                               model, guide)
+    step_loss = objective_step(model, guide, cfg, training, len(data.images["train"]), latent_scale)
     optimizer = make_optimizer(model, guide, cfg.lr)
     pretrainer = make_optimizer(model, guide, pretraining.lr or cfg.lr) if pretraining else None
     lead = fabric is None or fabric.is_global_zero

@@ -9,6 +9,7 @@ import importlib
 import importlib.util
 import inspect
 import sys
+import traceback
 from pathlib import Path
 
 from ppl_vae import schemes
@@ -23,6 +24,7 @@ VARIANTS = {name: variant for family in FAMILIES
             for name, variant in importlib.import_module(f"ppl_vae.models.{family}").VARIANTS.items()}
 GUIDES = {name: guide for file in GUIDE_FILES
           for name, guide in importlib.import_module(f"ppl_vae.guides.{file}").GUIDES.items()}
+USER_FILES = set()  # the resolved paths of the users' pair files read so far (user_frame)
 # the generic schemes any pair may name (--scheme), and the families' own
 SCHEMES = {scheme.name: scheme for scheme in [*schemes.GENERIC, *(v.scheme for v in VARIANTS.values() if v.scheme)]}
 
@@ -58,6 +60,7 @@ def user_variant(spec, source=None):
     now = pair_source(source["path"] + ":" + name)
     if now["sha256"] != source["sha256"]:
         warn_changed(source["path"], source["sha256"], now["sha256"])
+    USER_FILES.add(source["path"])
     if path.endswith(".py"):
         module_spec = importlib.util.spec_from_file_location(Path(source["path"]).stem, source["path"])
         module = importlib.util.module_from_spec(module_spec)
@@ -74,6 +77,13 @@ def user_variant(spec, source=None):
         raise ValueError(f"--model {spec}: {name} takes {len(required)} arguments; a bare build takes the image shape "
                          "alone (a ppl_vae.pairs.Variant declares a build of the options and the data)")
     return Variant(lambda options, data: declared(tuple(data.image_shape)), summary=f"{Path(path).name}:{name}")
+
+
+def user_frame(error):
+    """The innermost frame of the error's traceback that is in a user's pair file, or None: where their code raised
+    (or called what raised)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return next((frame for frame in reversed(frames) if frame.filename in USER_FILES), None)
 
 
 @functools.cache  # once a command, however often the file is read

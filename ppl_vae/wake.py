@@ -31,7 +31,7 @@ def enumerated(guide_trace):
     """Why wake-wake cannot train a pair whose guide enumerates a site, or None: it weighs the guide's draws."""
     names = [name for name, site in guide_trace.nodes.items() if site["type"] == "sample"
              and site["infer"].get("enumerate") == "parallel"]
-    return f"the wake objective weighs draws of the guide; this guide enumerates {names[0]!r}" if names else None
+    return f"weighs the guide's draws; this guide enumerates {names[0]!r} (use --elbo enum)" if names else None
 
 
 class WakeWake:
@@ -45,7 +45,7 @@ class WakeWake:
         with Detached():
             log_p, log_q, guide_trace = log_densities(model, guide, args, kwargs, self.num_particles, nesting, self.data_plate)
         if log_p.shape[0] != 1:
-            raise ValueError(enumerated(guide_trace))
+            raise ValueError(f"--elbo wake: {enumerated(guide_trace)}")
         log_weight = log_p[0] - log_q[0].detach()  # (particles, data points)
         log_bound = log_weight.logsumexp(0) - math.log(self.num_particles)
         normalized = (log_weight - log_weight.logsumexp(0)).exp().detach()

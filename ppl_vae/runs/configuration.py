@@ -138,6 +138,9 @@ def build(config, data, device):
                               "guide")
         except ValueError as e:  # what the guide needs of the model, which this one has not
             raise ValueError(f"--guide {guide_name} cannot be built for --model {config['variant']}: {e}") from None
+        if takes_labels(guide) and not takes_labels(model):
+            raise ValueError(f"--guide {guide_name} reads each image's label, which --model {config['variant']} is "
+                             "not given: pair it with a model that requires labels (--model cvae)")
     return model.to(device), guide.to(device)
 
 
@@ -182,11 +185,15 @@ def upgrade(config):
     variant's, and the old variant's options split between model and guide), before schemes had options of their
     own (the variant's scheme takes its options out of the model's), before --codes-of was a data option (M1+M2's
     --m1, --active, --sampled)."""
+    missing = [key for key in ("variant", "seed", "model", "data", "train")
+               if not isinstance(config, dict) or key not in config]
+    if missing:
+        raise ValueError(f"not a run's configuration: it has no {', '.join(map(repr, missing))}")
     if "guide" in config and "scheme" in config:
         return config
     if is_user_pair(config["variant"]):
         return {**config, "scheme": {"name": None}}
-    variant, old = VARIANTS[config["variant"]], config["model"]
+    variant, old = lookup(config["variant"]), config["model"]
     guide = config.get("guide") or {"name": variant.guide, **{k: old.get(k, v) for k, v in
                                                                fields_of(GUIDES[variant.guide].config).items()}}
     fields = fields_of(variant.scheme.config) if variant.scheme else {}

@@ -11,12 +11,13 @@ from pathlib import Path
 import pyro
 import torch
 
-from ppl_vae import distributed, evaluate, options, plots, rundir
+from ppl_vae import evaluate, options, plots, rundir
 from ppl_vae.data import DataConfig, Dataset
 from ppl_vae.options import Options, option
-from ppl_vae.pairs import check_pair, class_site, takes_labels
+from ppl_vae.pairs import class_site, takes_labels
 from ppl_vae.runs.configuration import (build, data_info, is_user_pair, load_config, scheme_of, training_of,
                                         variant_of)
+from ppl_vae.runs.validation import validate
 from ppl_vae.text import VOCABULARY, TextDataset, Vocabulary, is_text, sample_sentences
 from ppl_vae.train import TrainConfig, fit
 
@@ -67,22 +68,17 @@ def train(config, run_dir, device="auto", resume=False, overwrite=False, fabric=
     """Train the configuration's pair into `run_dir` (or, resume=True, continue the run there from its checkpoint, to
     config["train"]["epochs"] epochs in all): config.json, metrics.jsonl, checkpoints, pictures. Returns the run
     folder. This is what `run.py train` does. With Lightning's `fabric`, data-parallel over its processes: every
-    process checks the same things before the first writes anything (so a refusal stops them all), and the first
-    process writes."""
+    process validates the run (runs/validation.py) before the first writes anything, so a refusal stops them all,
+    and the first process writes."""
     device = fabric.device if fabric else resolve_device(device) if isinstance(device, str) else device
     lead = fabric is None or fabric.is_global_zero
     train_cfg = options.make(TrainConfig, config["train"], "training")
     if not resume:
         rundir.check_creatable(run_dir)
     data = load_data(config, device)
+    validate(config, data, fabric.world_size if fabric else None)
     model, guide = build(config, data_info(config, data), device)
     training = training_of(config, model, guide, data)
-    why = fabric is not None and distributed.shardable(training, data)
-    if why:
-        raise ValueError(f"--devices {fabric.world_size}: the training of --model {config['variant']} cannot be "
-                         f"shared among processes: {why}")
-    check_pair(model, guide, next(training.batches("valid", 2, shuffle=False)),
-               [name for name in (train_cfg.elbo, train_cfg.guide_objective) if name])
     checkpoint = rundir.load_checkpoint(run_dir) if resume else None
     if resume:  # into these programs before anything in the folder is rewritten; fit continues from it
         for module, key in ((model, "model"), (guide, "guide")):
@@ -103,6 +99,12 @@ def train(config, run_dir, device="auto", resume=False, overwrite=False, fabric=
     if lead:
         save_pictures(run_dir, config, model, guide, training, data, metrics, device)
     return run_dir
+
+
+def validate_run(config, device, processes=None):
+    """The run's validation (runs/validation.py) on its data, read here: what the command line does before it has
+    Lightning launch `processes` processes."""
+    validate(config, load_data(config, device), processes)
 
 
 def save_pictures(run_dir, config, model, guide, training, data, metrics, device):
