@@ -70,7 +70,8 @@ def unreparameterized(guide_trace):
                 and not site["fn"].has_rsample:
             instead = "--elbo enum" if site["infer"].get("enumerate") == "parallel" else "--elbo trace"
             kind = type(getattr(site["fn"], "base_dist", site["fn"])).__name__
-            return f"needs latent sites drawn by reparameterization; the guide's {name!r}, a {kind}, is not (use {instead})"
+            return (f"needs latent sites drawn by reparameterization; the guide's {name!r}, a {kind}, is not (use "
+                    f"{instead})")
     return None
 
 

@@ -135,3 +135,10 @@ def test_a_config_that_names_no_known_variant_is_refused_in_one_line(tmp_path, c
     assert main(["train", "--config", str(config), "--runs-dir", str(tmp_path / "runs")]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("flag", ["--latent", "--num-particles"])
+def test_a_size_too_large_for_memory_is_refused_in_one_line(tmp_path, capsys, flag):
+    assert main(["train", flag, str(10 ** 12), "--subset", "200", "--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "do not fit in memory" in err and err.count("\n") == 1 and not any(tmp_path.iterdir())

@@ -6,6 +6,8 @@ evaluate and report it. Shared by the command line, bench/ and experiments/, and
     config, model, guide, data = runs.load_run(run_dir)
 
 configuration.py   the configuration of a run, and the pair it builds
+validation.py      a run checked before anything is written or launched: trains, or one line saying why not
+matrix.py          every variant with every guide, objective and scheme through that validation (list --matrix)
 life.py            training into a run folder, resuming it, its pictures, loading it back
 report.py          the evaluation of a trained run, computed and printed apart
 """

@@ -1,10 +1,11 @@
 """One validation of a run, before anything is written or launched: the run's pair is built on its data (their
 shapes, classes and kind), its traces are checked against the guide, the objectives and the scheme, its scheme's
 batches are drawn, and one training step and one evaluation are taken on two data points, all on a pair of its own
-that is then thrown away. What cannot train is refused in one line (a ValueError) that names the flags; a user's own
-code that raises is left to raise, its traceback intact (variants.user_frame says where).
+that is then thrown away. What cannot train is refused in one line (a ValueError) that names the flags; a user's
+own code that raises is left to raise, its traceback intact (variants.user_frame says where).
 """
 import contextlib
+import logging
 import warnings
 
 import pyro
@@ -14,7 +15,7 @@ from ppl_vae import distributed, options
 from ppl_vae.data import DataError
 from ppl_vae.evaluate import mean_elbo, mean_reconstruction
 from ppl_vae.objectives import make_elbo
-from ppl_vae.pairs import check_objectives, check_pair, positional
+from ppl_vae.pairs import check_objectives, check_pair, positional, takes_labels
 from ppl_vae.runs.configuration import build, data_info, scheme_of, training_of, variant_of
 from ppl_vae.train import TrainConfig, latent_weighting, objective_step
 from ppl_vae.variants import user_frame
@@ -63,8 +64,9 @@ def check_arguments(model, guide, batch, scheme):
     for what, program in (("model", model), ("guide", guide)):
         required, accepted = positional(program)
         if len(batch) > accepted:
+            fix = "a guide that reads them too, --guide conditional" if takes_labels(model) else "--scheme plain"
             raise ValueError(f"--scheme {scheme} gives the programs {given}; the {what} takes images alone (use "
-                             "--scheme plain)")
+                             f"{fix})")
         if len(batch) < required:
             raise ValueError(f"the {what} requires each image's label; --scheme {scheme} gives the programs {given} "
                              "(use --scheme labelled)")
@@ -79,7 +81,8 @@ def trial(model, guide, training, cfg, dataset_size):
     guide.train()
     with pyro.validation_enabled(True):
         if training.pretraining:
-            training.pretraining.loss(model, guide, first_points(training.pretraining.batches(cfg.batch_size))).backward()
+            pretraining = training.pretraining
+            pretraining.loss(model, guide, first_points(pretraining.batches(cfg.batch_size))).backward()
         step_loss = objective_step(model, guide, cfg, training, dataset_size, latent_weighting(cfg)[1])
         step_loss(first_points(training.steps(cfg.batch_size)))
         model.eval()
@@ -112,9 +115,12 @@ def refusal(config, kind):
     named) in one line that names the run's flags first: the first line of the message (Pyro appends its table of
     trace shapes below it), and for what the library raises, the exception's type. Whatever a user's code
     raises passes untouched."""
+    pyro_log = logging.getLogger("pyro")
+    level = pyro_log.level
     try:
-        with warnings.catch_warnings():  # Pyro's, of a pair about to be refused; training warns again
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings():  # Pyro's warnings and notes, of a pair about to be refused; training
+            warnings.simplefilter("ignore")  # gives them again
+            pyro_log.setLevel(logging.WARNING)
             yield
     except Exception as error:
         if user_frame(error) is not None:
@@ -123,8 +129,10 @@ def refusal(config, kind):
         if isinstance(error, (DataError, OSError, ValueError)) and raised_by_us(error):
             raise kind(first if first.startswith("--") else f"{flags}: {first}") from None  # (it names its flags)
         if isinstance(error, (MemoryError, torch.OutOfMemoryError)) or "can't allocate memory" in first:
-            first = "its networks do not fit in memory"
+            raise kind(f"{flags}: its networks or a step's tensors do not fit in memory (a size option too large?)")
         raise kind(f"{flags}: cannot train: {type(error).__name__}: {first}") from None
+    finally:
+        pyro_log.setLevel(level)
 
 
 def raised_by_us(error):
