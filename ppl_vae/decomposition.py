@@ -95,7 +95,7 @@ class TotalCorrelationELBO(Trace_ELBO):
         for model_trace, guide_trace in self._get_traces(model, guide, args, kwargs):
             why = unreparameterized(guide_trace)
             if why:
-                raise ValueError(f"--elbo tcvae: {why}")
+                raise ValueError(f"--elbo tcvae {why}")
             objective = model_trace.log_prob_sum() - guide_trace.log_prob_sum()
             for terms in latent_kl_terms(model_trace, guide_trace, self.dataset_size).values():
                 objective = objective - sum(weight * terms[term].sum() for term, weight in self.extra_weights.items())

@@ -45,7 +45,7 @@ class WakeWake:
         with Detached():
             log_p, log_q, guide_trace = log_densities(model, guide, args, kwargs, self.num_particles, nesting, self.data_plate)
         if log_p.shape[0] != 1:
-            raise ValueError(f"--elbo wake: {enumerated(guide_trace)}")
+            raise ValueError(f"--elbo wake {enumerated(guide_trace)}")
         log_weight = log_p[0] - log_q[0].detach()  # (particles, data points)
         log_bound = log_weight.logsumexp(0) - math.log(self.num_particles)
         normalized = (log_weight - log_weight.logsumexp(0)).exp().detach()

@@ -130,7 +130,7 @@ def test_a_guide_that_is_not_reparameterized_is_refused():
         with pyro.plate("data", len(x)):
             pyro.sample("y", dist.Bernoulli(0.3))
 
-    with pytest.raises(ValueError, match="reparameterization; 'y' is not"):
+    with pytest.raises(ValueError, match="reparameterization; the guide's 'y', a Bernoulli, is not"):
         TotalCorrelationELBO(dataset_size=10).loss_and_grads(model, guide, torch.zeros(3))
 
 
