@@ -6,7 +6,7 @@
 # own requirements go into ANCHOR_DIR/pkgs (nltk 3.9.1: 3.9.0 reads WordNet on import, which is not here offline).
 #
 #   bash experiments/sentence_anchor.sh ANCHOR_GIT_DIR ANCHOR_DIR
-#   python experiments/sentence_anchor_eval.py ANCHOR_DIR      # its per-epoch test numbers
+#   python experiments/sentence_side_by_side_table.py ANCHOR_DIR   # its per-epoch test numbers (ours beside: issue 31)
 # ANCHOR_GIT_DIR: a clone or bare mirror of github.com/timbmg/Sentence-VAE.
 set -euo pipefail
 cd "$(dirname "$0")/.."

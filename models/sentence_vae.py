@@ -4,14 +4,17 @@ a sentence w_1 .. w_T, the last word <eos>:
     z ~ Normal(0, I)                                    the sentence's code (--latent; 0: no z, the LSTM language model)
     (h_0, c_0) = W z + b                                z starts the decoder's state (their sec. 3)
     h_t = LSTM(h_{t-1}, [embed(w_{t-1}), z?])           w_0 = <bos>; z also fed at every step with --z-every-step
+                                                        (--cell gru: a GRU, whose state is h_0 = W z + b alone)
     w_t | w_<t, z ~ Categorical(softmax(V h_t))         one factor per real token, masked past the sentence's end
 
 Word dropout (their sec. 3.2): while training, each input word w_{t-1}, t > 1, is replaced by <unk> with
 probability p, so the decoder must lean on z to predict the next word; the targets never change, and evaluation
-sees every word. With p = 1 the decoder reads no words at all.
+sees every word. With p = 1 the decoder reads no words at all. Embedding dropout (timbmg/Sentence-VAE, texar)
+instead zeroes single numbers of the input embeddings while training.
 
 The amortized guide is the project's Gaussian one (guides/gaussian.py) over this module's `encoder`, a
-bidirectional LSTM reading the sentence; the point-mass guide on the same encoder makes the sequence autoencoder.
+bidirectional LSTM (or GRU, or one way) reading the sentence; the point-mass guide on the same encoder makes the
+sequence autoencoder.
 """
 import math
 from dataclasses import dataclass
@@ -26,6 +29,9 @@ from ppl_vae.pairs import Variant
 from ppl_vae.text import BOS_ID, EOS_ID, PAD_ID, UNK_ID, lengths
 
 
+RNN_CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
+
+
 @dataclass
 class SentenceVAEConfig(Options):
     # Defaults: texar's examples/vae_text on the Penn Treebank (a 32-unit code, 256-unit embeddings and LSTMs)
@@ -35,6 +41,12 @@ class SentenceVAEConfig(Options):
     word_dropout: float = option(0.25, "probability that a decoder input word is replaced by <unk> while training "
                                  "(Bowman et al.: 0.25 to 0.5; 1: the decoder reads no words)", minimum=0, maximum=1)
     z_every_step: bool = option(False, "feed z to the decoder at every step as well as through its initial state")
+    cell: str = option("lstm", "recurrent cell of the decoder and the encoder: lstm (Bowman et al.), or gru "
+                       "(timbmg/Sentence-VAE's default)", choices=("lstm", "gru"))
+    one_way_encoder: bool = option(False, "the encoder reads the sentence left to right only (timbmg/Sentence-VAE), "
+                                   "not both ways")
+    embedding_dropout: float = option(0.0, "dropout on the decoder's input embeddings while training "
+                                      "(timbmg/Sentence-VAE and texar: 0.5)", minimum=0, maximum=1)
 
 
 @dataclass
@@ -48,27 +60,31 @@ class LanguageModelConfig(SentenceVAEConfig):
 class SentenceDecoder(nn.Module):
     """Teacher-forced logits of each next word, from the input words and the code."""
 
-    def __init__(self, vocabulary_size, latent_dim, embedding, units, z_every_step):
+    def __init__(self, vocabulary_size, latent_dim, embedding, units, z_every_step, cell="lstm", embedding_dropout=0.0):
         super().__init__()
         self.embed = nn.Embedding(vocabulary_size, embedding, padding_idx=PAD_ID)
-        self.initial_state = nn.Linear(latent_dim, 2 * units) if latent_dim else None
+        self.dropout = nn.Dropout(embedding_dropout)
+        self.is_lstm = cell == "lstm"
+        self.initial_state = nn.Linear(latent_dim, (2 if self.is_lstm else 1) * units) if latent_dim else None
         self.z_every_step = z_every_step and latent_dim > 0
-        self.lstm = nn.LSTM(embedding + (latent_dim if self.z_every_step else 0), units, batch_first=True)
+        self.rnn = RNN_CELLS[cell](embedding + (latent_dim if self.z_every_step else 0), units, batch_first=True)
         self.out = nn.Linear(units, vocabulary_size)
 
     def forward(self, inputs, z=None, state=None):
         """inputs (B, T) ids; z (..., B, latent) with any leading (particle) dims -> logits (..., B, T, vocabulary),
-        and the LSTM's last state. `state` continues a decoding (then z only feeds the steps)."""
+        and the RNN's last state. `state` continues a decoding (then z only feeds the steps)."""
         leading = z.shape[:-2] if z is not None else ()
-        steps = self.embed(inputs).expand(*leading, *inputs.shape, -1).flatten(0, len(leading))
+        steps = self.dropout(self.embed(inputs)).expand(*leading, *inputs.shape, -1).flatten(0, len(leading))
         if z is not None:
             z = z.flatten(0, len(leading))
             if state is None:
-                h, c = self.initial_state(z).unsqueeze(0).chunk(2, dim=-1)
-                state = h.contiguous(), c.contiguous()
+                state = self.initial_state(z).unsqueeze(0)
+                if self.is_lstm:
+                    h, c = state.chunk(2, dim=-1)
+                    state = h.contiguous(), c.contiguous()
             if self.z_every_step:
                 steps = torch.cat([steps, z.unsqueeze(1).expand(-1, steps.shape[1], -1)], dim=-1)
-        hidden, state = self.lstm(steps, state)
+        hidden, state = self.rnn(steps, state)
         return self.out(hidden).reshape(*leading, *inputs.shape, -1), state
 
 
@@ -121,30 +137,33 @@ class SentenceVAE(nn.Module):
 
 
 class SentenceEncoder(nn.Module):
-    """A bidirectional LSTM over a sentence's words; its last states, both ways, mapped to out_dim numbers."""
+    """An LSTM or GRU over a sentence's words, both ways or left to right; its last states mapped to out_dim
+    numbers."""
 
-    def __init__(self, vocabulary_size, embedding, units, out_dim):
+    def __init__(self, vocabulary_size, embedding, units, out_dim, cell="lstm", directions=2):
         super().__init__()
         self.embed = nn.Embedding(vocabulary_size, embedding, padding_idx=PAD_ID)
-        self.lstm = nn.LSTM(embedding, units, batch_first=True, bidirectional=True)
-        self.out = nn.Linear(2 * units, out_dim)
+        self.rnn = RNN_CELLS[cell](embedding, units, batch_first=True, bidirectional=directions == 2)
+        self.out = nn.Linear(directions * units, out_dim)
 
     def forward(self, x):
         words = lengths(x).clamp(min=1).cpu()
         packed = nn.utils.rnn.pack_padded_sequence(self.embed(x), words, batch_first=True, enforce_sorted=False)
-        _, (h, _) = self.lstm(packed)
-        return self.out(torch.cat([h[0], h[1]], dim=-1))
+        _, h = self.rnn(packed)
+        h = h[0] if isinstance(h, tuple) else h  # an LSTM's (h, c)
+        return self.out(torch.cat(list(h), dim=-1))  # the last state of each direction
 
 
 def build(cfg: SentenceVAEConfig, data):
     """data.image_shape: (longest sentence, vocabulary size), as the text dataset gives it."""
     _, vocabulary_size = data.image_shape
-    decoder = SentenceDecoder(vocabulary_size, cfg.latent, cfg.embedding, cfg.units, cfg.z_every_step)
+    decoder = SentenceDecoder(vocabulary_size, cfg.latent, cfg.embedding, cfg.units, cfg.z_every_step, cfg.cell,
+                              cfg.embedding_dropout)
     return SentenceVAE(decoder, cfg.latent, cfg.word_dropout)
 
 
 def encoder(cfg: SentenceVAEConfig, image_shape, out_dim, extra_inputs=0):
-    return SentenceEncoder(image_shape[1], cfg.embedding, cfg.units, out_dim)
+    return SentenceEncoder(image_shape[1], cfg.embedding, cfg.units, out_dim, cfg.cell, 1 if cfg.one_way_encoder else 2)
 
 
 # Sentences: the Penn Treebank, batches of 32 sentences; the VAE's KL weight rises along Bowman et al.'s sigmoid over

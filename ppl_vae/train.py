@@ -26,6 +26,8 @@ class TrainConfig(Options):
     epochs: int = option(10, "epochs in all (with --resume: extend the run to this many)", minimum=1, resumable=True)
     batch_size: int = option(100, "images per SVI step", minimum=1)
     lr: float = option(1e-3, "Adam learning rate", above=0)
+    adam_beta1: float = option(0.9, "Adam's beta_1, the decay of its running mean of the gradients (Pyro's M2 "
+                               "example runs 0.95)", minimum=0, maximum=0.999)
     elbo: str = option("meanfield", summaries(), choices=list(OBJECTIVES))
     # Lopez et al. 2018's objective matrix: the model's parameters step on --elbo, the guide's on this
     guide_objective: str | None = option(None, "the guide's objective, if other than --elbo's: the model's "
@@ -38,6 +40,9 @@ class TrainConfig(Options):
                             minimum=0)
     kl_schedule: str = option("linear", "how the KL weight rises over --kl-anneal steps: linear, or sigmoid (Bowman "
                               "et al.'s logistic curve, centred half way)", choices=KL_SCHEDULES)
+    kl_steepness: float = option(10.0, "with --kl-schedule sigmoid: the logistic's slope times --kl-anneal (the weight "
+                                 "at step t is beta / (1 + exp(-s (t / anneal - 1/2))); timbmg/Sentence-VAE's k = "
+                                 "0.0025, x0 = 2500 is --kl-anneal 5000 --kl-steepness 12.5)", above=0)
     # beta-TCVAE (Chen et al. 2018, eq. 4): beta-TCVAE's beta is --tc-weight; alpha and gamma are usually left at 1
     mi_weight: float = option(1.0, "with --elbo tcvae: weight alpha of the index-code mutual information I_q(z; n)",
                               minimum=0, objective="tcvae")
@@ -50,6 +55,9 @@ class TrainConfig(Options):
 
     def __post_init__(self):
         super().__post_init__()
+        if self.kl_steepness != 10.0 and self.kl_schedule != "sigmoid":
+            raise ValueError(f"--kl-steepness {self.kl_steepness:g}: shapes the sigmoid warm-up only; this run's is "
+                             f"{self.kl_schedule} (add --kl-schedule sigmoid)")
         # an option of another objective, changed: a run meant as beta-TCVAE would train as a plain VAE, say
         for flags, name, f, _ in options.fields(TrainConfig):
             owner, value = f.metadata["objective"], getattr(self, name)
@@ -80,14 +88,15 @@ class ScaleLatents(Messenger):
             msg["scale"] = self.weight * msg["scale"]
 
 
-def kl_weight(step, beta, anneal_steps, schedule="linear"):
+def kl_weight(step, beta, anneal_steps, schedule="linear", steepness=10.0):
     """The KL term's weight at SVI step `step` (counted from 0): a warm-up from 0 to beta over the first
     `anneal_steps` steps, then beta (Bowman et al. 2016, sec. 3.1). linear: beta * step / anneal_steps; sigmoid:
-    beta * logistic(10 (step / anneal_steps - 1/2)), from 0.007 beta at the start to 0.993 beta at the end."""
+    beta * logistic(steepness (step / anneal_steps - 1/2)), with steepness 10 from 0.007 beta at the start to 0.993
+    beta at the end."""
     if not anneal_steps or step >= anneal_steps:
         return beta
     if schedule == "sigmoid":
-        return beta / (1 + math.exp(-10 * (step / anneal_steps - 0.5)))
+        return beta / (1 + math.exp(-steepness * (step / anneal_steps - 0.5)))
     return beta * step / anneal_steps
 
 
@@ -100,7 +109,7 @@ def latent_weighting(cfg: TrainConfig):
     return beta, ScaleLatents(beta)
 
 
-def make_optimizer(model, guide, lr):
+def make_optimizer(model, guide, lr, beta1=0.9):
     # One fused Adam over all parameters: the default Adam's per-parameter loop costs about 0.6 ms a step here, more
     # than half of what Pyro's tracing costs (bench/throughput.py).
     # A network shared by the two programs (the Ladder VAE's top-down path) is counted once.
@@ -109,7 +118,8 @@ def make_optimizer(model, guide, lr):
     parameters = list(dict.fromkeys([*model.parameters(), *guide.parameters()]))
     groups = [group for program in (model, guide) for group in getattr(program, "optimizer_groups", list)()]
     own = {id(p) for group in groups for p in group["params"]}
-    return torch.optim.Adam([{"params": [p for p in parameters if id(p) not in own]}, *groups], lr=lr, fused=True)
+    return torch.optim.Adam([{"params": [p for p in parameters if id(p) not in own]}, *groups], lr=lr,
+                            betas=(beta1, 0.999), fused=True)
 
 
 def split_step(model_step, guide_step, model, guide):
@@ -230,8 +240,8 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, checkpoint=None, training
     before = pretraining.epochs if pretraining else 0  # the pretraining's epochs, numbered first
     beta, latent_scale = latent_weighting(cfg)
     step_loss = objective_step(model, guide, cfg, training, len(data.images["train"]), latent_scale)
-    optimizer = make_optimizer(model, guide, cfg.lr)
-    pretrainer = make_optimizer(model, guide, pretraining.lr or cfg.lr) if pretraining else None
+    optimizer = make_optimizer(model, guide, cfg.lr, cfg.adam_beta1)
+    pretrainer = make_optimizer(model, guide, pretraining.lr or cfg.lr, cfg.adam_beta1) if pretraining else None
     lead = fabric is None or fabric.is_global_zero
     if fabric is not None:
         parameters = [p for group in optimizer.param_groups for p in group["params"]]
@@ -259,7 +269,8 @@ def fit(model, guide, data, cfg: TrainConfig, run_dir, checkpoint=None, training
         else:
 
             def before_step(step):
-                latent_scale.weight = kl_weight(steps_done + step, beta, cfg.kl_anneal, cfg.kl_schedule)
+                latent_scale.weight = kl_weight(steps_done + step, beta, cfg.kl_anneal, cfg.kl_schedule,
+                                                cfg.kl_steepness)
                 if training.before_step:
                     training.before_step(steps_done + step)
 

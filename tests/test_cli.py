@@ -78,11 +78,13 @@ def test_a_loss_that_turns_nan_stops_training_with_an_error(tmp_path, capsys):
 
 
 def test_resume_gives_the_same_numbers_as_a_straight_run(tmp_path):
-    # 6 steps an epoch: the KL weight's warm-up runs across the interruption
-    straight = train(tmp_path, "straight", "--epochs", "2", "--kl-anneal", "9")
-    interrupted = train(tmp_path, "interrupted", "--epochs", "1", "--kl-anneal", "9")
+    # 6 steps an epoch: the KL weight's warm-up runs across the interruption; Adam's beta_1 is the run's, resumed too
+    flags = ["--kl-anneal", "9", "--kl-schedule", "sigmoid", "--kl-steepness", "12.5", "--adam-beta1", "0.5"]
+    straight = train(tmp_path, "straight", "--epochs", "2", *flags)
+    interrupted = train(tmp_path, "interrupted", "--epochs", "1", *flags)
     assert main(["train", "--resume", str(interrupted), "--epochs", "2"]) == 0
     assert_same_numbers(straight, interrupted)
+    assert list(rundir.load_checkpoint(interrupted)["optimizer"]["param_groups"][0]["betas"]) == [0.5, 0.999]
 
 
 def test_config_json_reruns_the_same_run(tmp_path):
@@ -144,6 +146,7 @@ def test_a_damaged_json_file_is_named(tmp_path, capsys):
     (["--model", "ae", "--corrupt", "blur:1"], "--corrupt 'blur:1': expected mask:P"),
     (["--model", "ae", "--corrupt", "mask:1"], "--corrupt 'mask:1': expected mask:P with 0 <= P < 1"),
     (["--tc-weight", "6"], "--tc-weight 6: an option of --elbo tcvae; this run's ELBO is meanfield (add --elbo tcvae)"),
+    (["--kl-steepness", "5"], "--kl-steepness 5: shapes the sigmoid warm-up only; this run's is linear (add --kl-schedule"),
     (["--guide", "factor-vae", "--discriminator-betas", "0.5"], "--discriminator-betas takes two numbers in [0, 1)"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, flags, message):

@@ -42,8 +42,9 @@ def write_corpus(folder, train=None, valid=None, test=None):
     return folder
 
 
-def test_the_masked_likelihood_is_the_sum_of_log_softmax_over_the_real_tokens():
-    model, _ = small_pair(latent=3)
+@pytest.mark.parametrize("cell", [{}, {"cell": "gru", "one_way_encoder": True, "embedding_dropout": 0.5}])
+def test_the_masked_likelihood_is_the_sum_of_log_softmax_over_the_real_tokens(cell):
+    model, _ = small_pair(latent=3, **cell)
     model.eval()
     x, z = sentences_batch(), torch.randn(3, 3, generator=torch.Generator().manual_seed(0))
 
@@ -57,6 +58,23 @@ def test_the_masked_likelihood_is_the_sum_of_log_softmax_over_the_real_tokens():
     assert torch.allclose(log_likelihood(x), torch.stack(by_hand), atol=1e-5)
     more_padding = torch.cat([x, torch.full((3, 4), PAD_ID)], dim=1)
     assert torch.allclose(log_likelihood(more_padding), log_likelihood(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_decoding_word_by_word_carries_the_state_of_teacher_forcing(cell):
+    """generate() feeds one word at a time and carries the RNN's state: the logits so made are the teacher-forced
+    ones."""
+    model, guide = small_pair(latent=3, cell=cell, one_way_encoder=cell == "gru")
+    model.eval()
+    x, z = sentences_batch(), torch.randn(3, 3, generator=torch.Generator().manual_seed(0))
+    inputs = model.inputs(x)
+    teacher_forced, _ = model.decoder(inputs, z)
+    state, stepped = None, []
+    for t in range(inputs.shape[1]):
+        logits, state = model.decoder(inputs[:, t:t + 1], z, state)
+        stepped.append(logits)
+    assert torch.allclose(torch.cat(stepped, dim=1), teacher_forced, atol=1e-5)
+    assert poutine.trace(guide).get_trace(x).nodes["z"]["value"].shape == (3, 3)  # the encoder of this cell reads x
 
 
 def test_word_dropout_replaces_inputs_at_its_rate_never_targets_and_is_off_in_evaluation():
@@ -227,6 +245,13 @@ def test_the_sigmoid_warm_up_rises_from_near_0_to_beta():
     weights = [kl_weight(step, 2.0, 1000, "sigmoid") for step in (0, 500, 999, 1000, 5000)]
     assert weights[0] == pytest.approx(2 / (1 + math.exp(5))) and weights[1] == pytest.approx(1.0)
     assert weights[2] == pytest.approx(2 / (1 + math.exp(-5 * 0.998)), rel=1e-6) and weights[3:] == [2.0, 2.0]
+
+
+def test_the_sigmoid_warm_up_can_be_timbmgs_logistic():
+    """timbmg/Sentence-VAE's weight 1 / (1 + exp(-k (t - x0))), k = 0.0025, x0 = 2500, is the sigmoid schedule over
+    5000 steps with steepness k * 5000 = 12.5."""
+    for step in (0, 1000, 2500, 4000, 4999):
+        assert kl_weight(step, 1.0, 5000, "sigmoid", 12.5) == pytest.approx(1 / (1 + math.exp(-0.0025 * (step - 2500))))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
