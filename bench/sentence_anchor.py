@@ -8,8 +8,8 @@ length (TextDataset.bucketed). Prints seconds per step, the ratio, and minutes p
 (ANCHOR_DIR: where experiments/sentence_anchor.sh ran its train.py, and experiments/sentence_side_by_side.sh wrote its
 token files.)
 
-The anchor's step is written here after its train.py: NLL summed over the real tokens plus the KL weight times the
-closed-form KL, over the batch size; torch.optim.Adam with its defaults. Its DataLoader's worker processes are left
+The anchor's step is its train.py's: its two loss terms (anchor_terms, in experiments/sentence_side_by_side_table.py),
+the KL weighted, over the batch size; torch.optim.Adam with its defaults; the model's settings those of its run. Its DataLoader's worker processes are left
 out: the batches are collated beforehand for both sides.
 """
 import argparse
@@ -29,33 +29,32 @@ from ppl_vae.runs import pair  # noqa: E402
 from ppl_vae.text import TextDataset  # noqa: E402
 from ppl_vae.train import TrainConfig, elbo_step, latent_weighting, make_optimizer, train_epoch  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+from sentence_side_by_side_table import anchor_run, anchor_terms  # noqa: E402
+
 SIZES = {"cell": "gru", "one_way_encoder": True, "embedding": 300, "units": 256, "latent": 16, "word_dropout": 0.0,
          "embedding_dropout": 0.5}
 KL_WEIGHT = 0.5  # mid-anneal: both sides compute the KL term whatever its weight
 
 
 def anchor_side(anchor, batch_size):
-    """A step function over the anchor's batches, and a batch stream (shuffled at random, as its DataLoader)."""
-    sys.path.insert(0, str(anchor))
+    """A step function over the anchor's batches, and a batch stream (shuffled at random, as its DataLoader); the
+    model's settings those of its run."""
+    _, params = anchor_run(anchor)
     from model import SentenceVAE  # the anchor's own code
     from ptb import PTB
 
-    train = PTB(data_dir=str(anchor / "data"), split="train", create_data=False, max_sequence_length=60, min_occ=1)
-    model = SentenceVAE(vocab_size=train.vocab_size, sos_idx=train.sos_idx, eos_idx=train.eos_idx,
-                        pad_idx=train.pad_idx, unk_idx=train.unk_idx, max_sequence_length=60, embedding_size=300,
-                        rnn_type="gru", hidden_size=256, word_dropout=0.0, embedding_dropout=0.5, latent_size=16,
-                        num_layers=1, bidirectional=False)
+    train = PTB(data_dir=str(anchor / "data"), split="train", create_data=False,
+                max_sequence_length=params["max_sequence_length"], min_occ=1)
+    model = SentenceVAE(**params)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    nll = torch.nn.NLLLoss(ignore_index=train.pad_idx, reduction="sum")
     loader = torch.utils.data.DataLoader(train, batch_size=batch_size, shuffle=True)
 
     def steps(batches):
         for batch in batches:
-            logp, mean, logv, _ = model(batch["input"], batch["length"])
-            target = batch["target"][:, : int(batch["length"].max())].reshape(-1)
-            kl = -0.5 * torch.sum(1 + logv - mean.pow(2) - logv.exp())
-            loss = (nll(logp.reshape(-1, logp.size(2)), target) + KL_WEIGHT * kl) / len(batch["input"])
+            nll, kl = anchor_terms(model, batch, params["pad_idx"])
+            loss = (nll + KL_WEIGHT * kl) / len(batch["input"])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -27,18 +27,31 @@ from ppl_vae.evaluate import traces  # noqa: E402
 from ppl_vae.runs import load_run  # noqa: E402
 
 
+def anchor_run(anchor):
+    """The anchor's newest run folder and its model's settings (its model_params.json), its code importable."""
+    sys.path.insert(0, str(anchor))
+    run = max((anchor / "bin").iterdir(), key=lambda path: path.stat().st_mtime)
+    return run, json.loads((run / "model_params.json").read_text())
+
+
+def anchor_terms(model, batch, pad_idx):
+    """The anchor's two loss terms on a batch, summed over its sentences, as its train.py computes them: the NLL of
+    the real tokens given one z ~ q(z | x), and the KL term in closed form."""
+    logp, mean, logv, _ = model(batch["input"], batch["length"])
+    target = batch["target"][:, : int(batch["length"].max())].reshape(-1)
+    nll = torch.nn.functional.nll_loss(logp.reshape(-1, logp.size(2)), target, ignore_index=pad_idx, reduction="sum")
+    return nll, -0.5 * torch.sum(1 + logv - mean.pow(2) - logv.exp())
+
+
 def anchor_epochs(anchor):
     """[(epoch, reconstruction, KL, minutes)] of the anchor's newest run, per test sentence."""
-    sys.path.insert(0, str(anchor))
+    run, params = anchor_run(anchor)
     from model import SentenceVAE  # the anchor's own code
     from ptb import PTB
 
-    run = max((anchor / "bin").iterdir(), key=lambda path: path.stat().st_mtime)
-    params = json.loads((run / "model_params.json").read_text())
     test = PTB(data_dir=str(anchor / "data"), split="test", create_data=False,
                max_sequence_length=params["max_sequence_length"], min_occ=1)
     loader = torch.utils.data.DataLoader(test, batch_size=32, shuffle=False)
-    nll = torch.nn.NLLLoss(ignore_index=params["pad_idx"], reduction="sum")
     rows, before = [], (run / "model_params.json").stat().st_mtime
     for checkpoint in sorted(run.glob("E*.pytorch"), key=lambda path: int(path.stem[1:])):
         model = SentenceVAE(**params)
@@ -48,11 +61,8 @@ def anchor_epochs(anchor):
         total_nll = total_kl = count = 0.0
         with torch.no_grad():
             for batch in loader:
-                logp, mean, logv, _ = model(batch["input"], batch["length"])
-                target = batch["target"][:, : int(batch["length"].max())].reshape(-1)
-                total_nll += nll(logp.reshape(-1, logp.size(2)), target).item()
-                total_kl += (-0.5 * torch.sum(1 + logv - mean.pow(2) - logv.exp())).item()
-                count += len(batch["input"])
+                nll, kl = anchor_terms(model, batch, params["pad_idx"])
+                total_nll, total_kl, count = total_nll + nll.item(), total_kl + kl.item(), count + len(batch["input"])
         finished = checkpoint.stat().st_mtime
         rows.append((int(checkpoint.stem[1:]) + 1, total_nll / count, total_kl / count, (finished - before) / 60))
         before = finished
