@@ -9,8 +9,8 @@ length (TextDataset.bucketed). Prints seconds per step, the ratio, and minutes p
 token files.)
 
 The anchor's step is its train.py's: its two loss terms (anchor_terms, in experiments/sentence_side_by_side_table.py),
-the KL weighted, over the batch size; torch.optim.Adam with its defaults; the model's settings those of its run. Its DataLoader's worker processes are left
-out: the batches are collated beforehand for both sides.
+the KL weighted, over the batch size; torch.optim.Adam with its defaults; the model's settings those of its run.
+Its DataLoader's worker processes are left out: the batches are collated beforehand for both sides.
 """
 import argparse
 import itertools
