@@ -4,8 +4,8 @@ per-epoch table of both splits.
 
     python experiments/m2_side_by_side.py PYRO_LOG RUN_DIR... [--split valid|test] [--table] [-o FIGURE.png]
 (issue 16: runs/pyro-ss-vae-100-s0.log runs/spread-100-s0 ... -o docs/m2-side-by-side.png;
- issue 31: runs/pyro-ss-vae-3000-s0.log runs/m2-3000-pyro-flags-s0 --split test --table
-           -o docs/m2-side-by-side-3000.png)
+ issue 31: runs/pyro-ss-vae-3000-s0.log runs/m2-3000-pyro-flags-s0 runs/m2-3000-pyro-flags-lr2-s0 --split test
+           --table -o docs/m2-side-by-side-3000.png)
 """
 import argparse
 import re
@@ -27,7 +27,7 @@ def our_curves(run):
     """(label, {split: [accuracy per epoch]}): our runs log the test accuracy per epoch since issue 31."""
     config, metrics = rundir.read_json(f"{run}/{rundir.CONFIG}"), rundir.read_metrics(run)
     scheme = config["scheme"]
-    label = f"ours, {scheme['schedule']}, alpha {scheme['alpha']:g}"
+    label = f"ours, {scheme['schedule']}, alpha {scheme['alpha']:g}, lr {config['train']['lr']:g}"
     return label, {split: [m[f"{split}_accuracy"] for m in metrics if f"{split}_accuracy" in m] for split in SPLITS}
 
 

@@ -16,6 +16,7 @@ from ppl_vae.options import option
 from ppl_vae.pairs import Variant
 
 NETS = ("mlp", "conv")
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
 class VAE(nn.Module):
@@ -41,13 +42,22 @@ class VAEConfig(LikelihoodConfig):
                       choices=NETS)
     hidden: list[int] = option([200, 200], "hidden layer sizes of the MLPs (--net mlp), encoder side first; the "
                                "decoder mirrors them", minimum=1)
+    decoder_hidden: list[int] = option([], "the decoder's hidden layer sizes, z side first, if other than --hidden "
+                                       "mirrored (--net mlp)", minimum=1)
+    encoder_activation: str = option("tanh", "the encoder's activation (--net mlp); the decoder's is tanh. Chen et "
+                                     "al. (2018) encode with relu", choices=tuple(ACTIVATIONS))
     channels: list[int] = option([32, 64], "channels of the convolutions, each halving the image (--net conv), "
                                  "encoder side first", minimum=1)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.net != "mlp" and (self.decoder_hidden or self.encoder_activation != "tanh"):
+            raise ValueError(f"--decoder-hidden and --encoder-activation shape the MLPs; --net {self.net} has none")
 
 
 def build(cfg: VAEConfig, data):
     if cfg.net == "mlp":
-        decoder = mlp([cfg.latent, *reversed(cfg.hidden), math.prod(data.image_shape)])
+        decoder = mlp([cfg.latent, *(cfg.decoder_hidden or reversed(cfg.hidden)), math.prod(data.image_shape)])
     else:
         decoder = conv_decoder(cfg.latent, cfg.channels, data.image_shape)
     return VAE(decoder, cfg.latent, cfg.likelihood_module())
@@ -57,7 +67,7 @@ def encoder(cfg: VAEConfig, image_shape, out_dim, extra_inputs=0):
     """The encoder that mirrors the decoder: [flat image, `extra_inputs` numbers] -> out_dim numbers (a guide's
     parameters), what the guides that need one build (pairs.ModelInfo.encoder)."""
     if cfg.net == "mlp":
-        return mlp([math.prod(image_shape) + extra_inputs, *cfg.hidden, out_dim])
+        return mlp([math.prod(image_shape) + extra_inputs, *cfg.hidden, out_dim], ACTIVATIONS[cfg.encoder_activation])
     if extra_inputs:
         raise ValueError("--net conv: the convolutional encoder reads images alone, not extra inputs")
     return conv_encoder(image_shape, cfg.channels, out_dim)

@@ -43,32 +43,44 @@ def mig(codes, factors):
     return mig_of(information_matrix(codes, factors), factors)
 
 
-def posterior_entropies(loc, scale, draws, chunk=500):
-    """H(z_j) of the aggregate posterior of the given points, (1/n) sum_m q(z_j | x_m), per unit j, estimated at one
-    draw z_i ~ q(z | x_i) per point: -mean_i log (1/n) sum_m Normal(z_ij; loc_mj, scale_mj)."""
+def posterior_entropies(loc, scale, draws, budget=2 ** 25):
+    """H(z_j) of the aggregate posterior of the given points, (1/n) sum_m q(z_j | x_m), per unit j, estimated at
+    draws z_i of it: -mean_i log (1/n) sum_m Normal(z_ij; loc_mj, scale_mj); in chunks of draws of about `budget`
+    terms, so that n may be every image of dSprites."""
+    log_normalizer = scale.log() + 0.5 * math.log(2 * math.pi)
     total = 0.0
-    for rows in draws.split(chunk):
-        log_q = torch.distributions.Normal(loc, scale).log_prob(rows[:, None, :])  # (rows, n, units)
-        total = total - (log_q.logsumexp(1) - math.log(len(loc))).sum(0)
-    return total / len(loc)
+    for rows in draws.split(max(1, budget // loc.numel())):
+        log_q = ((rows[:, None, :] - loc) / scale).square_().mul_(-0.5).sub_(log_normalizer)  # (rows, n, units)
+        total = total - (log_q.logsumexp(1) - math.log(len(loc))).double().sum(0)
+    return total / len(draws)
 
 
-def posterior_information_matrix(loc, scale, factors, generator=None):
+def posterior_information_matrix(loc, scale, factors, generator=None, samples=None, dtype=torch.double):
     """I(z_j; v_k) = H(z_j) - sum_v p(v) H(z_j | v_k = v) for every unit j and factor k (D x K, nats), with the
     entropies of q(z_j) and of q(z_j | v_k = v), the posteriors averaged over all points or over those sharing the
-    value, estimated from one draw of q(z | x) per point (Chen et al. 2018, sec. 5). A unit whose posterior is the
-    same for every point holds no information, however its mean moves."""
+    value, estimated at one draw of q(z | x) per point (Chen et al. 2018, sec. 5). A unit whose posterior is the
+    same for every point holds no information, however its mean moves. With `samples`, each entropy is estimated at
+    that many of its points' draws, picked at random, against the aggregate of all its points, as Chen et al.'s code
+    does (10 000 draws) on all 737 280 images of dSprites. The aggregate measured is that of the points given: of a
+    sample of n points it is lumpier than the population's, its entropies lower in expectation (entropy is
+    concave), typically the most those of the conditionals over about n / levels points, so the MI reads high."""
     generator = generator or torch.Generator().manual_seed(0)
-    loc, scale = loc.double(), scale.double()
+    loc, scale = loc.to(dtype), scale.to(dtype)
     draws = loc + scale * torch.randn(loc.shape, generator=generator, dtype=loc.dtype)
-    marginal = posterior_entropies(loc, scale, draws)
+
+    def entropies(points):
+        chosen = draws[points]
+        if samples is not None and samples < len(chosen):
+            chosen = chosen[torch.randperm(len(chosen), generator=generator)[:samples]]
+        return posterior_entropies(loc[points], scale[points], chosen)
+
+    marginal = entropies(slice(None))
     columns = []
     for k in range(factors.shape[1]):
         conditional = 0.0
         for value in factors[:, k].unique():
             sharing = factors[:, k] == value
-            conditional = conditional + sharing.double().mean() * posterior_entropies(loc[sharing], scale[sharing],
-                                                                                     draws[sharing])
+            conditional = conditional + sharing.double().mean() * entropies(sharing)
         columns.append(marginal - conditional)
     return torch.stack(columns, dim=1)
 

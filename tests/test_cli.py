@@ -148,6 +148,8 @@ def test_a_damaged_json_file_is_named(tmp_path, capsys):
     (["--tc-weight", "6"], "--tc-weight 6: an option of --elbo tcvae; this run's ELBO is meanfield (add --elbo tcvae)"),
     (["--kl-steepness", "5"], "--kl-steepness 5: shapes the sigmoid warm-up only; this run's is linear (add --kl-schedule"),
     (["--guide", "factor-vae", "--discriminator-betas", "0.5"], "--discriminator-betas takes two numbers in [0, 1)"),
+    (["--net", "conv", "--encoder-activation", "relu"], "--decoder-hidden and --encoder-activation shape the MLPs; "
+     "--net conv has none"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, flags, message):
     assert main(["train", "--runs-dir", str(tmp_path), *flags]) == 2

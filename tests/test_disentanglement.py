@@ -98,3 +98,37 @@ def test_mig_from_the_posteriors_ignores_a_unit_whose_posterior_is_the_prior(fac
     assert torch.allclose(information[[1, 3, 0, 2]].diagonal(), entropies, atol=0.02)  # the factors, each whole
     assert disentanglement.mig_of(information, factors) > 0.98
     assert disentanglement.mig(loc, factors) < 1e-6
+
+
+def test_mi_from_the_posteriors_at_a_sample_of_draws_is_the_exact_mi_within_its_noise():
+    """Chen et al.'s estimate with the aggregate over all points and each entropy at `samples` of their draws (as
+    their code scores all of dSprites), on a code whose information is known: unit u's q(z_u | x) is Normal(mean
+    of the point's two factors, sd), so q(z_u) and q(z_u | v_k) are equal mixtures of Normals whose entropies, and
+    the variance of -log q at a draw, quadrature gives to 1e-9. Each estimate lies within 4 standard errors of the
+    exact I(z_u; v_k)."""
+    levels, repeats, samples = (4, 3), 500, 1000
+    grid = torch.tensor(list(itertools.product(*(range(n) for n in levels))))
+    factors = grid.repeat(repeats, 1)
+    # per unit: its mean for each (v_0, v_1) and its sd; unit 1 is the prior for every point (no information)
+    means = torch.stack([grid[:, 0] + 0.5 * grid[:, 1], 0 * grid[:, 0], 2.0 * grid[:, 1] - 0.3 * grid[:, 0]], 1)
+    sds = torch.tensor([0.4, 1.0, 0.5], dtype=torch.double)
+    means = means.double().reshape(*levels, 3)
+    loc = means.reshape(-1, 3).repeat(repeats, 1)
+    information = disentanglement.posterior_information_matrix(loc, sds.expand_as(loc), factors, samples=samples)
+    z = torch.linspace(-8, 14, 40001, dtype=torch.double)
+
+    def entropy_and_variance(unit_means, sd):  # of -log q(z) for q the equal mixture of Normal(m, sd), m in unit_means
+        q = torch.distributions.Normal(unit_means.reshape(-1, 1), sd).log_prob(z).exp().mean(0)
+        mass, surprise = q * (z[1] - z[0]), -q.clamp_min(1e-300).log()
+        entropy = (mass * surprise).sum()
+        return entropy, (mass * (surprise - entropy) ** 2).sum()
+
+    for u in range(3):
+        h, var = entropy_and_variance(means[..., u], sds[u])
+        for k, n in enumerate(levels):
+            parts = [entropy_and_variance(means[..., u].select(k, value), sds[u]) for value in range(n)]
+            exact = h - sum(part[0] for part in parts) / n
+            # the marginal's and each conditional's draws are drawn apart: their variances add
+            se = math.sqrt(var / samples + sum(part[1] for part in parts) / (n ** 2 * samples))
+            assert abs(information[u, k] - exact) < 4 * se, (u, k, float(information[u, k]), float(exact), se)
+    assert information[0, 0] > 0.5 and information[2, 1] > 0.9  # informative units, so the check is not vacuous

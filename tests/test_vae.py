@@ -91,3 +91,15 @@ def test_trains_on_cuda(tmp_path):
     assert next(model.parameters()).is_cuda
     log_px = log_likelihood(model, guide, data.images["test"][:20], iw_samples=100, chunk_size=30)
     assert log_px.is_cuda and log_px.shape == (20,) and torch.isfinite(log_px).all()
+
+
+def test_the_decoder_and_the_encoder_activation_as_chen_et_al_build_them():
+    """--decoder-hidden sets the decoder's layers apart from the encoder's (Chen et al.'s 3 against 2), and
+    --encoder-activation relu makes the encoder's units ReLU; the decoder stays tanh."""
+    model, guide = pair("vae", (DIM,), latent=3, hidden=[16, 12], decoder_hidden=[5, 6, 7], encoder_activation="relu")
+    widths = [layer.out_features for layer in model.decoder if isinstance(layer, torch.nn.Linear)]
+    assert widths == [5, 6, 7, DIM]
+    assert {type(layer) for layer in model.decoder if not isinstance(layer, torch.nn.Linear)} == {torch.nn.Tanh}
+    encoder = [layer for layer in guide.modules() if isinstance(layer, (torch.nn.Linear, torch.nn.ReLU, torch.nn.Tanh))]
+    assert [type(layer).__name__ for layer in encoder] == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
+    assert encoder[-1].out_features == 6  # loc and scale of 3 units
